@@ -1,0 +1,36 @@
+# sluice — every target sets up what it needs, so a fresh machine runs `make demo` or `make test` directly.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: setup system-deps test lint unit demo crds cluster cluster-down bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+
+# Debian packages the integration tests use for real (prometheus); idempotent.
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test: setup system-deps lint
+	$(PY) -m pytest
+
+demo: setup
+	$(VENV)/bin/sluice demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache

@@ -1,0 +1,22 @@
+"""Common base for the API models: camelCase on the wire, snake_case in Python, unknown fields rejected."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "sluice.dev"
+API_VERSION = "sluice.dev/v1beta1"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=False,
+    )
+
+    def wire(self) -> dict:
+        """The object as it appears in YAML/JSON: camelCase keys, unset optionals left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
