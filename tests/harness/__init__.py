@@ -1,0 +1,1 @@
+"""Shared test helpers: free loopback ports, polling with a deadline, processes stopped by their PID."""
