@@ -20,7 +20,7 @@ class Routes:
         if self.primary_weight + self.canary_weight != 100:
             raise ValueError(f"weights must sum to 100 (got {self.primary_weight}/{self.canary_weight})")
         if not (0 <= self.primary_weight <= 100 and 0 <= self.canary_weight <= 100):
-            raise ValueError(f"weights must be within 0..100 (got {self.primary_weight}/{self.canary_weight})")
+            raise ValueError(f"weights must be in 0..100 (got {self.primary_weight}/{self.canary_weight})")
 
 
 PRIMARY_ONLY = Routes()
