@@ -2,17 +2,24 @@
 
 Field names and defaults follow Flagger (see docs/crd-reference.md); sluice extensions are optional and
 additive. Python attributes are snake_case; the wire form is camelCase.
+
+Two levels of rules: each part checks its own values (ranges, durations, enums) wherever it is built,
+while the completeness rules of Flagger's CRD (an analysis with interval, threshold and exactly one of
+iterations / stepWeight / stepWeights; a targetRef kind) are checked on the whole `Canary` document, so
+code and tests may build partial specs and lean on the defaults.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from controller.api.base import API_VERSION, Model
 from controller.api.durations import Duration, parse_duration
 from controller.api.meta import ObjectMeta
+from controller.api.problems import Path, raise_if_any
+from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight
 from controller.api.status import CanaryStatus
 
 Strategy = Literal["canary", "ab", "bluegreen"]
@@ -26,7 +33,17 @@ HookType = Literal[
     "rollback",
     "event",
 ]
+GATE_HOOKS: tuple[HookType, ...] = ("confirm-rollout", "confirm-traffic-increase", "confirm-promotion")
 Severity = Literal["info", "warn", "error"]
+BUILTIN_METRICS = ("request-success-rate", "request-duration")
+TARGET_KINDS = ("Deployment", "DaemonSet", "Service", "Workload")
+AUTOSCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject")
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)} (got {value!r})")
+    return value
 
 
 class LocalObjectReference(Model):
@@ -43,16 +60,21 @@ class CrossNamespaceObjectReference(Model):
 
 
 class ScalerReplicas(Model):
-    min_replicas: int | None = None
-    max_replicas: int | None = None
+    min_replicas: Positive | None = None
+    max_replicas: Positive | None = None
 
 
-class AutoscalerRefernce(Model):
+class AutoscalerReference(Model):
     api_version: str | None = None
     kind: str
     name: str
     primary_scaler_queries: dict[str, str] | None = None
     primary_scaler_replicas: ScalerReplicas | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        return _one_of(kind, AUTOSCALER_KINDS) or kind
 
 
 class StringMatch(Model):
@@ -72,7 +94,7 @@ class HTTPMatchRequest(Model):
     authority: StringMatch | None = None
     headers: dict[str, StringMatch] | None = None
     query_params: dict[str, StringMatch] | None = None
-    port: int | None = None
+    port: Port | None = None
     source_labels: dict[str, str] | None = None
     source_namespace: str | None = None
     gateways: list[str] | None = None
@@ -82,7 +104,7 @@ class HTTPMatchRequest(Model):
 
 class SessionAffinity(Model):
     cookie_name: str
-    max_age: int = 86400
+    max_age: NonNegative = 86400
     primary_cookie_name: str | None = None
     domain: str | None = None
     http_only: bool | None = None
@@ -91,10 +113,24 @@ class SessionAffinity(Model):
     same_site: str | None = None
     secure: bool | None = None
 
+    @model_validator(mode="after")
+    def _distinct_cookies(self) -> SessionAffinity:
+        if self.primary_cookie_name is not None and self.primary_cookie_name == self.cookie_name:
+            raise_if_any(
+                [(("primaryCookieName",), f"must differ from cookieName (both {self.cookie_name!r})")]
+            )
+        return self
+
 
 class ThresholdRange(Model):
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise_if_any([(("min",), f"must not be greater than max ({self.min:g} > {self.max:g})")])
+        return self
 
 
 class CanaryMetric(Model):
@@ -106,7 +142,21 @@ class CanaryMetric(Model):
     template_ref: CrossNamespaceObjectReference | None = None
     template_variables: dict[str, str] | None = None
     # sluice: the canary must have seen at least this many requests in the window to be judged.
-    min_requests: int | None = None
+    min_requests: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> CanaryMetric:
+        if self.name not in BUILTIN_METRICS and self.template_ref is None and not self.query:
+            raise_if_any(
+                [
+                    (
+                        ("templateRef",),
+                        f"required: {self.name!r} is not a builtin metric ({', '.join(BUILTIN_METRICS)}); "
+                        "set templateRef (or query)",
+                    )
+                ]
+            )
+        return self
 
 
 class CanaryWebhook(Model):
@@ -114,10 +164,29 @@ class CanaryWebhook(Model):
     type: HookType | None = None
     url: str
     timeout: Duration | None = None
-    retries: int | None = None
+    retries: NonNegative | None = None
     metadata: dict[str, str] | None = None
     mute_alert: bool = False
     disable_tls: bool = Field(default=False, alias="disableTLS")
+    # sluice: give up waiting on a confirm-* gate after this long (the rollout is then rolled back).
+    gate_timeout: Duration | None = None
+
+    def hook_type(self) -> HookType:
+        """Flagger treats a webhook without a type as a `rollout` hook."""
+        return self.type or "rollout"
+
+    @model_validator(mode="after")
+    def _gate_timeout_on_gates(self) -> CanaryWebhook:
+        if self.gate_timeout is not None and self.hook_type() not in GATE_HOOKS:
+            raise_if_any(
+                [
+                    (
+                        ("gateTimeout",),
+                        f"only applies to {', '.join(GATE_HOOKS)} webhooks (this one is {self.hook_type()})",
+                    )
+                ]
+            )
+        return self
 
 
 class CanaryAlertProviderRef(Model):
@@ -133,23 +202,37 @@ class CanaryAlert(Model):
 
 class CanaryAnalysis(Model):
     interval: Duration = "60s"
-    threshold: int = 0
-    max_weight: int | None = None
-    step_weight: int = 0
-    step_weights: list[int] | None = None
-    step_weight_promotion: int = 0
-    iterations: int = 0
+    threshold: NonNegative = 0
+    max_weight: Weight | None = None
+    step_weight: Weight = 0
+    step_weights: list[Weight] | None = None
+    step_weight_promotion: Percent = 0
+    iterations: Positive = 0
     mirror: bool = False
-    mirror_weight: int | None = None
+    mirror_weight: Percent | None = None
     match: list[HTTPMatchRequest] | None = None
     session_affinity: SessionAffinity | None = None
-    primary_ready_threshold: int | None = None
-    canary_ready_threshold: int | None = None
+    primary_ready_threshold: Percent | None = None
+    canary_ready_threshold: Percent | None = None
     metrics: list[CanaryMetric] | None = None
     webhooks: list[CanaryWebhook] | None = None
     alerts: list[CanaryAlert] | None = None
     # sluice: name the strategy instead of deriving it from iterations/match.
     strategy: Strategy | None = None
+
+    @field_validator("step_weights")
+    @classmethod
+    def _ascending(cls, weights: list[int] | None) -> list[int] | None:
+        if weights is None:
+            return None
+        problems: list[tuple[Path, str]] = [((), "must list at least one weight")] if not weights else []
+        problems += [
+            ((index,), f"must be greater than the step before it ({weights[index - 1]})")
+            for index in range(1, len(weights))
+            if weights[index] <= weights[index - 1]
+        ]
+        raise_if_any(problems)
+        return weights
 
     def interval_seconds(self) -> float:
         """Tick period; Flagger clamps anything below 10s to 10s (sluice allows 1s for local demos)."""
@@ -172,18 +255,60 @@ class CanaryAnalysis(Model):
             return "ab" if self.match else "bluegreen"
         return "canary"
 
+    def completeness_problems(self) -> list[tuple[Path, str]]:
+        """Flagger's CRD oneOf: interval, threshold and exactly one of iterations/stepWeight/stepWeights;
+        with an explicit `strategy`, the field that strategy steps by."""
+        given = self.model_fields_set
+        problems: list[tuple[Path, str]] = [
+            ((name,), "required") for name in ("interval", "threshold") if name not in given
+        ]
+        progress = [alias for name, alias in _PROGRESS_FIELDS.items() if name in given]
+        if len(progress) > 1:
+            problems.append(
+                (
+                    (progress[1],),
+                    f"set only one of iterations, stepWeight, stepWeights (got {' and '.join(progress)})",
+                )
+            )
+        if self.strategy is None:
+            if not progress:
+                problems.append(
+                    ((), "needs one of iterations (A/B, blue/green) or stepWeight / stepWeights (canary)")
+                )
+            return problems
+        if self.strategy == "canary":
+            if "iterations" in given:
+                problems.append(
+                    (("iterations",), "not used by strategy canary (use stepWeight or stepWeights)")
+                )
+            elif not progress:
+                problems.append((("stepWeight",), "required by strategy canary (or stepWeights)"))
+            return problems
+        if "iterations" not in given:
+            problems.append((("iterations",), f"required by strategy {self.strategy}"))
+        if self.strategy == "ab" and not self.match:
+            problems.append((("match",), "required by strategy ab (the requests to send to the canary)"))
+        if self.strategy == "bluegreen" and self.match:
+            problems.append(
+                (("match",), "not used by strategy bluegreen (use strategy ab to route by match)")
+            )
+        return problems
+
+
+_PROGRESS_FIELDS = {"iterations": "iterations", "step_weight": "stepWeight", "step_weights": "stepWeights"}
+
 
 class CanaryService(Model):
     name: str | None = None
-    port: int
+    port: Port
     port_name: str | None = None
     target_port: int | str | None = None
     app_protocol: str | None = None
     port_discovery: bool = False
     headless: bool = False
     traffic_distribution: str | None = None
-    timeout: str | None = None
-    backend_timeout: str | None = None
+    timeout: Duration | None = None
+    backend_timeout: Duration | None = None
     retries: dict[str, Any] | None = None
     headers: dict[str, Any] | None = None
     cors_policy: dict[str, Any] | None = None
@@ -207,17 +332,26 @@ class CanarySpec(Model):
     provider: str | None = None
     metrics_server: str | None = None
     target_ref: LocalObjectReference
-    autoscaler_ref: AutoscalerRefernce | None = None
+    autoscaler_ref: AutoscalerReference | None = None
     ingress_ref: LocalObjectReference | None = None
     route_ref: LocalObjectReference | None = None
     upstream_ref: CrossNamespaceObjectReference | None = None
     service: CanaryService
     analysis: CanaryAnalysis | None = None
     canary_analysis: CanaryAnalysis | None = None
-    progress_deadline_seconds: int = 600
+    progress_deadline_seconds: Positive = 600
     skip_analysis: bool = False
     revert_on_deletion: bool = False
     suspend: bool = False
+
+    @field_validator("target_ref")
+    @classmethod
+    def _known_target_kind(cls, ref: LocalObjectReference) -> LocalObjectReference:
+        try:
+            _one_of(ref.kind, TARGET_KINDS)
+        except ValueError as error:
+            raise_if_any([(("kind",), str(error))])
+        return ref
 
     def get_analysis(self) -> CanaryAnalysis:
         """`analysis`, or its deprecated alias `canaryAnalysis`, or defaults."""
@@ -226,6 +360,28 @@ class CanarySpec(Model):
     def apex_name(self) -> str:
         return self.service.name or self.target_ref.name
 
+    def completeness_problems(self) -> list[tuple[Path, str]]:
+        problems: list[tuple[Path, str]] = []
+        if self.target_ref.kind is None:
+            problems.append((("targetRef", "kind"), f"required (one of {', '.join(TARGET_KINDS)})"))
+        if self.analysis is not None and self.canary_analysis is not None:
+            problems.append(
+                (("canaryAnalysis",), "set analysis or its deprecated alias canaryAnalysis, not both")
+            )
+        elif self.analysis is None and self.canary_analysis is None:
+            problems.append(
+                (
+                    ("analysis",),
+                    "required (interval, threshold and one of iterations, stepWeight, stepWeights)",
+                )
+            )
+        else:
+            field = "analysis" if self.analysis is not None else "canaryAnalysis"
+            problems += [
+                ((field, *path), reason) for path, reason in self.get_analysis().completeness_problems()
+            ]
+        return problems
+
 
 class Canary(Model):
     api_version: Literal["sluice.dev/v1beta1"] = API_VERSION
@@ -233,3 +389,8 @@ class Canary(Model):
     metadata: ObjectMeta
     spec: CanarySpec
     status: CanaryStatus | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Canary:
+        raise_if_any([(("spec", *path), reason) for path, reason in self.spec.completeness_problems()])
+        return self
