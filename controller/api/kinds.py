@@ -9,9 +9,11 @@ from controller.api.alert_provider import AlertProvider
 from controller.api.base import Model
 from controller.api.canary import Canary
 from controller.api.metric_template import MetricTemplate
+from controller.api.workload import Workload
 
 KINDS: dict[str, type[Model]] = {
     "Canary": Canary,
     "MetricTemplate": MetricTemplate,
     "AlertProvider": AlertProvider,
+    "Workload": Workload,
 }
