@@ -18,5 +18,13 @@ class Model(BaseModel):
     )
 
     def wire(self) -> dict:
-        """The object as it appears in YAML/JSON: camelCase keys, unset optionals left out."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        """The object as it appears in YAML/JSON: camelCase keys, only what was set (plus apiVersion and
+        kind), so it loads back to an equal object: defaults are not written out as explicit values
+        (an explicit `stepWeight: 0` is an error, an absent one is not)."""
+        data = self.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
+        fields = type(self).model_fields
+        head = {alias: getattr(self, name) for name, alias in _HEAD if name in fields}
+        return {**head, **data}
+
+
+_HEAD = (("api_version", "apiVersion"), ("kind", "kind"))

@@ -19,7 +19,7 @@ from controller.api.base import API_VERSION, Model
 from controller.api.durations import Duration, parse_duration
 from controller.api.meta import ObjectMeta
 from controller.api.problems import Path, raise_if_any
-from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight
+from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight, between
 from controller.api.status import CanaryStatus
 
 Strategy = Literal["canary", "ab", "bluegreen"]
@@ -205,7 +205,7 @@ class CanaryAnalysis(Model):
     threshold: NonNegative = 0
     max_weight: Weight | None = None
     step_weight: Weight = 0
-    step_weights: list[Weight] | None = None
+    step_weights: list[int] | None = None
     step_weight_promotion: Percent = 0
     iterations: Positive = 0
     mirror: bool = False
@@ -222,15 +222,21 @@ class CanaryAnalysis(Model):
 
     @field_validator("step_weights")
     @classmethod
-    def _ascending(cls, weights: list[int] | None) -> list[int] | None:
+    def _weights_ascending(cls, weights: list[int] | None) -> list[int] | None:
+        """All problems at once: a range error at one index should not hide an order error at another."""
         if weights is None:
             return None
         problems: list[tuple[Path, str]] = [((), "must list at least one weight")] if not weights else []
-        problems += [
-            ((index,), f"must be greater than the step before it ({weights[index - 1]})")
-            for index in range(1, len(weights))
-            if weights[index] <= weights[index - 1]
-        ]
+        for index, weight in enumerate(weights):
+            try:
+                between(1, 100)(weight)
+            except ValueError as error:
+                problems.append(((index,), str(error)))
+            else:
+                if index and weight <= weights[index - 1]:
+                    problems.append(
+                        ((index,), f"must be greater than the step before it ({weights[index - 1]})")
+                    )
         raise_if_any(problems)
         return weights
 

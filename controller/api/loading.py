@@ -173,7 +173,13 @@ def _yaml_reason(error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None)
     what = getattr(error, "problem", None) or str(error)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return f"{where}YAML syntax error: {what}"
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    started = (
+        f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+        if context and context_mark
+        else ""
+    )
+    return f"{where}YAML syntax error: {what}{started}"
 
 
 def _looks_like_resource(data: Any) -> bool:
