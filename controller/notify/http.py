@@ -58,21 +58,18 @@ def transport_error(exc: BaseException) -> DeliveryError:
     return DeliveryError(f"no response: {type(exc).__name__}: {exc}", retryable=True)
 
 
-def post_json(
-    url: str,
-    body: Any,
-    *,
-    token: str | None = None,
-    proxy: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> int:
+def client(proxy: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
+    """A connection-pooling client; a notifier keeps one for its lifetime."""
+    return httpx.Client(proxy=proxy, timeout=timeout, headers={"User-Agent": "sluice"})
+
+
+def post_json(http: httpx.Client, url: str, body: Any, token: str | None = None) -> int:
     """POST `body` as JSON to `url`; return the 2xx status or raise DeliveryError."""
-    headers = {"Content-Type": "application/json", "User-Agent": "sluice"}
+    headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        with httpx.Client(proxy=proxy, timeout=timeout) as client:
-            response = client.post(url, content=json.dumps(body).encode(), headers=headers)
+        response = http.post(url, content=json.dumps(body).encode(), headers=headers)
     except httpx.HTTPError as exc:
         raise transport_error(exc) from exc
     return check_status(response.status_code, response.headers, response.text)

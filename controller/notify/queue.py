@@ -89,8 +89,13 @@ class DeliveryQueue:
             self._changed.notify()
 
     def pending(self) -> int:
+        """Messages waiting, plus the one being delivered."""
         with self._changed:
             return len(self._items) + (1 if self._busy else 0)
+
+    def in_flight(self) -> bool:
+        with self._changed:
+            return self._busy
 
     def flush(self, timeout: float) -> bool:
         """Wait until every queued message was handled; False if `timeout` passed first."""

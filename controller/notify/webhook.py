@@ -8,7 +8,7 @@ the provider's Secret has one, is sent as `Authorization: Bearer`, as Flagger do
 from __future__ import annotations
 
 from controller.notify.endpoint import Endpoint
-from controller.notify.http import DEFAULT_TIMEOUT, post_json
+from controller.notify.http import DEFAULT_TIMEOUT, client, post_json
 from controller.notify.messages import render
 from controller.ports.notifier import Notification
 
@@ -20,16 +20,10 @@ class WebhookNotifier:
         if not endpoint.address:
             raise ValueError(f"{endpoint.name}: a {self.kind} provider needs an address")
         self.endpoint = endpoint
-        self.timeout = timeout
+        self.http = client(endpoint.proxy, timeout)
 
     def body(self, n: Notification) -> dict:
         return render(self.kind, n, username=self.endpoint.username, channel=self.endpoint.channel)
 
     def post(self, n: Notification) -> int:
-        return post_json(
-            self.endpoint.address or "",
-            self.body(n),
-            token=self.endpoint.token,
-            proxy=self.endpoint.proxy,
-            timeout=self.timeout,
-        )
+        return post_json(self.http, self.endpoint.address or "", self.body(n), self.endpoint.token)
