@@ -1,0 +1,52 @@
+"""One-line, human reasons: which check, which value, which range, which gate, since when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from controller.engine.observations import HookResult, MetricVerdict
+
+
+def stamp(moment: datetime) -> str:
+    """The RFC 3339 form status fields use."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def clock(text: str) -> str:
+    """`12:01:05` from a status stamp: short enough for a one-line reason."""
+    return parse_stamp(text).astimezone(UTC).strftime("%H:%M:%S")
+
+
+def _number(value: float, unit: str) -> str:
+    return f"{value:g}{unit}"
+
+
+def metric_failure(verdict: MetricVerdict) -> str:
+    """`request-success-rate 91.2% is below min 99%`, or the provider's reason when there is no value."""
+    if verdict.value is not None:
+        if verdict.min is not None and verdict.value < verdict.min:
+            bound = f"is below min {_number(verdict.min, verdict.unit)}"
+        elif verdict.max is not None and verdict.value > verdict.max:
+            bound = f"is above max {_number(verdict.max, verdict.unit)}"
+        else:
+            bound = f"failed ({verdict.reason})" if verdict.reason else "failed"
+        return f"{verdict.name} {_number(verdict.value, verdict.unit)} {bound}"
+    return f"{verdict.name} failed: {verdict.reason or 'no value'}"
+
+
+def insufficient_data(verdict: MetricVerdict) -> str:
+    detail = f" ({verdict.reason})" if verdict.reason else ""
+    return f"{verdict.name}: too little canary traffic to judge{detail}"
+
+
+def hook_failure(result: HookResult) -> str:
+    detail = f": {result.message}" if result.message else ""
+    return f'{result.type} hook "{result.name}" failed{detail}'
+
+
+def gate_wait(result: HookResult, since: str) -> str:
+    return f'waiting for {result.type} gate "{result.name}" since {clock(since)}'
