@@ -23,6 +23,7 @@ from controller.api.canary import Canary
 from controller.api.kinds import KINDS
 from controller.api.status import CanaryStatus
 from controller.platforms.local.database import Database, utc_now
+from controller.platforms.local.revision import as_written, canonical_json
 from controller.ports.store import Conflict, Event, NotFound
 
 COMMANDS = ("promote", "abort", "pause", "resume", "retry")
@@ -34,10 +35,6 @@ _SERVER_METADATA = ("resourceVersion", "generation", "creationTimestamp", "delet
 
 class BeingDeleted(Exception):
     """An apply hit an object that is marked for deletion and still being cleaned up."""
-
-
-def _canonical(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class LocalStore:
@@ -71,10 +68,10 @@ class LocalStore:
         return [(self.get(kind, ns, name), outcome) for kind, ns, name, outcome in outcomes]
 
     def _apply_one(self, conn: sqlite3.Connection, obj: Model) -> tuple[str, str, str, ApplyOutcome]:
-        wire = _as_written(obj)
+        wire = as_written(obj)
         kind, ns, name = obj.kind, obj.metadata.namespace, obj.metadata.name  # type: ignore[attr-defined]
         meta = {k: v for k, v in wire["metadata"].items() if k not in _SERVER_METADATA}
-        meta_json, spec_json = _canonical(meta), _canonical(wire["spec"])
+        meta_json, spec_json = canonical_json(meta), canonical_json(wire["spec"])
         row = conn.execute(
             "SELECT metadata, spec, deleted FROM resources WHERE kind=? AND namespace=? AND name=?",
             (kind, ns, name),
@@ -155,7 +152,7 @@ class LocalStore:
             cursor = conn.execute(
                 "UPDATE resources SET status=?, resource_version=resource_version+1, updated=?"
                 " WHERE kind='Canary' AND namespace=? AND name=? AND resource_version=?",
-                (_canonical(_as_written(status)), self._clock(), ns, name, expected),
+                (canonical_json(as_written(status)), self._clock(), ns, name, expected),
             )
             if cursor.rowcount == 0:
                 exists = conn.execute(
@@ -223,11 +220,6 @@ class LocalStore:
             if current != since or time.monotonic() >= deadline:
                 return current
             time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
-
-
-def _as_written(obj: Model) -> dict:
-    """What the author set, without defaults: what `get` shows back, and immune to changes of defaults."""
-    return obj.model_dump(by_alias=True, exclude_unset=True, exclude_none=True, mode="json")
 
 
 def _to_model(row: sqlite3.Row) -> Model:
