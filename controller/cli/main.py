@@ -16,6 +16,8 @@ from controller import __version__
 COMMANDS: list[str] = [
     "controller.cli.validate:validate",
     "controller.cli.loadtester:loadtester",
+    "controller.cli.proxy:proxy",
+    "controller.cli.notify:notify",
 ]
 
 

@@ -1,0 +1,201 @@
+"""The proxy process: owns listeners, endpoint pools, stats and the admin API, and applies configs.
+
+`apply` is the one way a config takes effect, at start-up and from the admin API: new listeners are
+opened first (a port that cannot be bound refuses the whole config), then every listener's services
+are swapped with plain assignments (no await in between, so no request sees half a config), then
+listeners and endpoints that left the config are drained. In-flight requests keep the objects they
+started with; keep-alive connections on a closed listener finish their request and close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import signal
+import sys
+import time
+
+import uvloop
+
+from mesh.proxy.access_log import AccessLog
+from mesh.proxy.admin import AdminServer
+from mesh.proxy.config import ConfigError, ProxyConfig, Service, split_endpoint
+from mesh.proxy.metrics import Metrics
+from mesh.proxy.mirror import Mirror
+from mesh.proxy.server import ClientConnection
+from mesh.proxy.services import Listener, compile_listeners
+from mesh.proxy.upstream_pool import EndpointPool
+from mesh.proxy.windows import Windows
+
+HOUSEKEEPING_SECONDS = 1.0
+DRAIN_SECONDS = 5.0
+
+
+class Proxy:
+    def __init__(
+        self, config: ProxyConfig, admin_port: int | None = 0, admin_address: str = "127.0.0.1"
+    ) -> None:
+        self.config = ProxyConfig()
+        self.initial_config = config
+        self.config_in_progress = config
+        self.admin_address = admin_address
+        self.admin_port = admin_port
+        self.metrics = Metrics()
+        self.windows = Windows()
+        self.pools: dict[str, EndpointPool] = {}
+        self.listeners: dict[tuple[str, int], Listener] = {}
+        self.servers: dict[tuple[str, int], asyncio.Server] = {}
+        self.connections: set[ClientConnection] = set()
+        self.access_log: AccessLog | None = None
+        self.admin = AdminServer(self)
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.mirror: Mirror = None  # type: ignore[assignment]
+        self._lock: asyncio.Lock | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self.stopped: asyncio.Event | None = None
+
+    # --- life cycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.mirror = Mirror(self.loop)
+        self._lock = asyncio.Lock()
+        self.stopped = asyncio.Event()
+        await self.apply(self.initial_config)
+        if self.admin_port is not None:
+            self.admin_port = await self.admin.start(self.admin_address, self.admin_port)
+        self._housekeeping = self.loop.create_task(self._tick())
+
+    async def stop(self) -> None:
+        await self.admin.close()
+        for server in self.servers.values():
+            server.close()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        for connection in list(self.connections):
+            if not connection.running:
+                connection.transport.close()
+        while any(c.running for c in self.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # drain: let in-flight requests finish
+        for connection in list(self.connections):
+            connection.transport.abort()
+        for pool in self.pools.values():
+            pool.retire()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        if self.access_log is not None:
+            self.access_log.close()
+        self.stopped.set()  # type: ignore[union-attr]
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            now = time.monotonic()
+            for pool in self.pools.values():
+                pool.sweep(now)
+            if self.access_log is not None:
+                self.access_log.flush()
+
+    def log_error(self, message: str) -> None:
+        print(f"sluice-proxy: {message}", file=sys.stderr, flush=True)
+
+    # --- config ------------------------------------------------------------------------------------
+
+    def _pool_for(self, endpoint: str, service: Service) -> EndpointPool:
+        pool = self.pools.get(endpoint)
+        if pool is None or pool.retired:
+            host, port = split_endpoint(endpoint)
+            pool = self.pools[endpoint] = EndpointPool(
+                endpoint,
+                host,
+                port,
+                float(self.config_in_progress.connect_timeout),
+                float(self.config_in_progress.upstream_idle_timeout),
+            )
+        breaker = service.resilience.circuit_breaker
+        pool.max_connections, pool.max_pending = breaker.max_connections, breaker.max_pending
+        return pool
+
+    async def apply(self, config: ProxyConfig) -> None:
+        """Make `config` the live one, or raise ConfigError and leave the old one serving."""
+        assert self._lock is not None, "start() the proxy first"
+        async with self._lock:
+            self.config_in_progress = config
+            compiled = compile_listeners(config, self._pool_for, self.metrics, self.windows)
+            opened: list[tuple[str, int]] = []
+            try:
+                for key in compiled:
+                    if key in self.servers:
+                        continue
+                    listener = self.listeners[key] = Listener(*key)
+                    self.servers[key] = await self.loop.create_server(
+                        lambda listener=listener: ClientConnection(self, listener),
+                        key[0],
+                        key[1],
+                        reuse_address=True,
+                        backlog=2048,
+                    )
+                    opened.append(key)
+            except OSError as exc:
+                for key in opened:
+                    self.servers.pop(key).close()
+                    self.listeners.pop(key)
+                index = next(i for i, s in enumerate(config.services) if (s.address, s.port) == key)
+                raise ConfigError(
+                    f"services[{index}].port: cannot listen on {key[0]}:{key[1]}: {exc}"
+                ) from None
+            for key, (by_host, fallback) in compiled.items():
+                listener = self.listeners[key]
+                listener.by_host, listener.fallback, listener.draining = by_host, fallback, False
+            for key in [key for key in self.servers if key not in compiled]:
+                self.servers.pop(key).close()
+                self.listeners.pop(key).draining = True
+                for connection in list(self.connections):
+                    if connection.listener.draining and not connection.running:
+                        connection.transport.close()
+            used = {
+                endpoint for s in config.services for b in s.backends.values() for endpoint in b.endpoints
+            }
+            for name in [name for name in self.pools if name not in used]:
+                self.pools.pop(name).retire()
+            self._set_access_log(config)
+            self.config = config
+
+    def _set_access_log(self, config: ProxyConfig) -> None:
+        wanted = config.access_log
+        current = self.access_log
+        if current is not None and (not wanted.enabled or current.path != wanted.path):
+            current.close()
+            self.access_log = current = None
+        if wanted.enabled and current is None:
+            self.access_log = AccessLog(wanted.path)
+
+
+def tune_gc() -> None:
+    """Objects made at start-up live forever; keep the collector off them and make pauses rarer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+async def serve(config: ProxyConfig, admin_port: int | None, admin_address: str = "127.0.0.1") -> None:
+    """Run a proxy until SIGTERM or SIGINT."""
+    proxy = Proxy(config, admin_port, admin_address)
+    await proxy.start()
+    tune_gc()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopping.set)
+    ports = ", ".join(f"{address}:{port}" for address, port in proxy.servers)
+    print(
+        f"sluice proxy listening on {ports or 'no ports'}; admin on {admin_address}:{proxy.admin_port}",
+        flush=True,
+    )
+    await stopping.wait()
+    await proxy.stop()
+
+
+def run(config: ProxyConfig, admin_port: int | None, admin_address: str = "127.0.0.1") -> None:
+    uvloop.run(serve(config, admin_port, admin_address))

@@ -1,0 +1,144 @@
+"""The routing table compiled from config: which route a request takes and which backend serves it.
+
+Matching runs per request, so the config is compiled once into closures over pre-lowered names and
+pre-compiled regexes; a weighted split is a cumulative-weight table searched with bisect; sticky sessions
+honour a cookie naming a backend that still has weight.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mesh.proxy.config import Match, Route, Service, StringMatch
+
+
+class RequestFacts:
+    """The parts of a request routing looks at, lowered and parsed once, lazily."""
+
+    __slots__ = ("_cookies", "headers", "method", "url")
+
+    def __init__(self, method: str, url: bytes, headers: dict[bytes, bytes]) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers  # lower-cased names
+        self._cookies: dict[str, str] | None = None
+
+    @property
+    def path(self) -> str:
+        return self.url.split(b"?", 1)[0].decode("latin-1")
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get(b"cookie", b""))
+        return self._cookies
+
+
+def parse_cookies(raw: bytes) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for part in raw.decode("latin-1").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name:
+            cookies.setdefault(name, value.strip('"'))
+    return cookies
+
+
+def _string_test(spec: StringMatch) -> Callable[[str | None], bool]:
+    if spec.exact is not None:
+        exact = spec.exact
+        return lambda value: value == exact
+    if spec.prefix is not None:
+        prefix = spec.prefix
+        return lambda value: value is not None and value.startswith(prefix)
+    pattern = re.compile(spec.regex or "")
+    return lambda value: value is not None and pattern.fullmatch(value) is not None
+
+
+def _compile_match(match: Match) -> Callable[[RequestFacts], bool]:
+    tests: list[Callable[[RequestFacts], bool]] = []
+    if match.method:
+        methods = frozenset(method.upper() for method in match.method)
+        tests.append(lambda facts: facts.method in methods)
+    if match.path is not None:
+        path_test = _string_test(match.path)
+        tests.append(lambda facts: path_test(facts.path))
+    for name, spec in match.headers.items():
+        key, header_test = name.lower().encode("latin-1"), _string_test(spec)
+
+        def header_matches(facts: RequestFacts, key: bytes = key, test=header_test) -> bool:
+            raw = facts.headers.get(key)
+            return test(None if raw is None else raw.decode("latin-1"))
+
+        tests.append(header_matches)
+    for name, spec in match.cookies.items():
+        cookie_test = _string_test(spec)
+        tests.append(lambda facts, name=name, test=cookie_test: test(facts.cookies.get(name)))
+    return lambda facts: all(test(facts) for test in tests)
+
+
+class WeightedSplit:
+    """Backends with their weights; `pick` draws one in proportion, honouring a sticky choice."""
+
+    __slots__ = ("active", "bounds", "names", "total", "weights")
+
+    def __init__(self, weights: dict[str, int]) -> None:
+        self.weights = dict(weights)
+        self.names = [name for name, weight in weights.items() if weight > 0]
+        self.bounds: list[int] = []
+        running = 0
+        for name in self.names:
+            running += weights[name]
+            self.bounds.append(running)
+        self.total = running
+        self.active = frozenset(self.names)
+
+    def pick(self, sticky_choice: str | None = None) -> str:
+        if sticky_choice is not None and sticky_choice in self.active:
+            return sticky_choice
+        if len(self.names) == 1:
+            return self.names[0]
+        return self.names[bisect.bisect_right(self.bounds, random.random() * self.total)]
+
+    @property
+    def is_canary(self) -> bool:
+        """More than one backend gets traffic: the moment sticky sessions matter."""
+        return len(self.names) > 1
+
+
+@dataclass
+class CompiledRoute:
+    name: str
+    split: WeightedSplit
+    matches: list[Callable[[RequestFacts], bool]] = field(default_factory=list)
+
+    def applies_to(self, facts: RequestFacts) -> bool:
+        return any(match(facts) for match in self.matches)
+
+
+def compile_route(route: Route) -> CompiledRoute:
+    return CompiledRoute(route.name, WeightedSplit(route.split), [_compile_match(m) for m in route.match])
+
+
+class RouteTable:
+    """Ordered match routes, then the service's default split."""
+
+    __slots__ = ("default", "routes")
+
+    def __init__(self, service: Service) -> None:
+        self.routes = [compile_route(route) for route in service.routes]
+        self.default = CompiledRoute("default", WeightedSplit(service.split))
+
+    def select(self, facts: RequestFacts | None) -> CompiledRoute:
+        if facts is not None:
+            for route in self.routes:
+                if route.applies_to(facts):
+                    return route
+        return self.default
+
+    @property
+    def needs_facts(self) -> bool:
+        return bool(self.routes)

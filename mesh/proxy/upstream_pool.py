@@ -1,0 +1,286 @@
+"""Pooled keep-alive connections to one upstream endpoint, with circuit-breaking limits.
+
+Opening a TCP connection per request would cost more than the whole proxy budget (mesh.md §4.2), so each
+endpoint keeps a LIFO list of idle connections (hot sockets are reused, cold ones age out), caps open
+connections and queued requests (overflow is an immediate 503, as in Envoy), and carries the outlier
+state the balancer reads. One request at a time per connection: no pipelining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+import httptools
+
+
+class UpstreamError(Exception):
+    """An attempt failed before a complete response; `kind` is a retry-on condition."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind  # connect-failure | reset | overflow | protocol | timeout
+
+
+class UpstreamResponse:
+    """What one attempt received; buffered until complete or `buffer_limit`, then streamed to a sink."""
+
+    __slots__ = (
+        "buffer_limit",
+        "chunked",
+        "chunks",
+        "complete",
+        "error",
+        "head_only",
+        "headers",
+        "keep_alive",
+        "sink",
+        "size",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, head_only: bool, buffer_limit: int) -> None:
+        self.waiter: asyncio.Future[None] = loop.create_future()
+        self.head_only = head_only
+        self.buffer_limit = buffer_limit
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.chunked = False
+        self.keep_alive = True
+        self.complete = False
+        self.error: UpstreamError | None = None
+        self.sink: Callable[[bytes], None] | None = None
+
+    def wake(self) -> None:
+        if not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def on_body(self, data: bytes) -> None:
+        if self.sink is not None:
+            self.sink(data)
+            return
+        self.chunks.append(data)
+        self.size += len(data)
+        if self.size > self.buffer_limit:
+            self.wake()
+
+    def on_complete(self) -> None:
+        self.complete = True
+        self.wake()
+
+    def on_error(self, error: UpstreamError) -> None:
+        if not self.complete:
+            self.error = error
+            self.wake()
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "closed",
+        "idle_since",
+        "parser",
+        "pool",
+        "reset_parser",
+        "response",
+        "reused",
+        "source",
+        "transport",
+    )
+
+    def __init__(self, pool: EndpointPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response: UpstreamResponse | None = None
+        self.closed = False
+        self.reused = False
+        self.reset_parser = False
+        self.idle_since = 0.0
+        # The client transport whose request body we upload; paused when this socket's buffer fills.
+        self.source: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, response: UpstreamResponse, data: bytes) -> None:
+        if self.reset_parser:
+            self.parser = httptools.HttpResponseParser(self)
+            self.reset_parser = False
+        self.response = response
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        if self.response is None:
+            self.close()  # nothing asked for: the connection is out of step, drop it
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError("protocol", f"bad response from {self.pool.name}: {exc}"))
+            self.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.response.headers.append((name, value))  # type: ignore[union-attr]
+
+    def on_headers_complete(self) -> None:
+        response = self.response
+        response.status = self.parser.get_status_code()  # type: ignore[union-attr]
+        response.keep_alive = self.parser.should_keep_alive()  # type: ignore[union-attr]
+        if response.head_only and response.status >= 200:  # type: ignore[union-attr]
+            # llhttp cannot be told a response answers HEAD; finish here and use a fresh parser next time.
+            self.reset_parser = True
+            self._finish()
+
+    def on_body(self, data: bytes) -> None:
+        if self.response is not None:
+            self.response.on_body(data)
+
+    def on_message_complete(self) -> None:
+        response = self.response
+        if response is None:
+            return
+        if response.status < 200:  # 1xx interim response: the real one follows
+            response.headers.clear()
+            return
+        self._finish()
+
+    def _finish(self) -> None:
+        response = self.response
+        self.response = None
+        response.on_complete()  # type: ignore[union-attr]
+
+    def _fail(self, error: UpstreamError) -> None:
+        response = self.response
+        self.response = None
+        if response is not None:
+            response.on_error(error)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(UpstreamError("reset", f"{self.pool.name} closed the connection mid-response"))
+        self.pool.forget(self)
+        if self.source is not None:
+            self.source.resume_reading()
+            self.source = None
+
+    def pause_writing(self) -> None:
+        if self.source is not None:
+            self.source.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.source is not None:
+            self.source.resume_reading()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+
+class EndpointPool:
+    """Connections to one `host:port`, shared by every service and route that sends there."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        connect_timeout: float,
+        idle_timeout: float,
+        max_connections: int = 1024,
+        max_pending: int = 1024,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.max_pending = max_pending
+        self.idle: list[UpstreamConnection] = []
+        self.connections = 0  # open or opening
+        self.active = 0  # requests in flight: what least-request balancing compares
+        self.waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
+        self.retired = False
+        # Outlier ejection state, kept by resilience.OutlierDetector.
+        self.consecutive_failures = 0
+        self.ejected_until = 0.0
+        self.times_ejected = 0
+
+    async def acquire(self) -> UpstreamConnection:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                conn.reused = True
+                return conn
+        if self.connections < self.max_connections:
+            return await self._connect()
+        if len(self.waiters) >= self.max_pending:
+            raise UpstreamError(
+                "overflow",
+                f"{self.name}: {self.connections} connections and "
+                f"{len(self.waiters)} pending requests, the circuit breaker's limit",
+            )
+        waiter: asyncio.Future[UpstreamConnection | None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        conn = await waiter
+        if conn is None:  # a connection closed: open our own
+            return await self._connect()
+        conn.reused = True
+        return conn
+
+    async def _connect(self) -> UpstreamConnection:
+        self.connections += 1
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, conn = await loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
+        except BaseException as exc:
+            self.connections -= 1
+            self._wake_one(None)
+            if isinstance(exc, OSError | TimeoutError):
+                raise UpstreamError("connect-failure", f"{self.name}: {exc or 'connect timed out'}") from None
+            raise
+        return conn  # type: ignore[return-value]
+
+    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+        conn.source = None
+        if not reusable or conn.closed or self.retired:
+            conn.close()
+            return
+        if self._wake_one(conn):
+            return
+        conn.idle_since = time.monotonic()
+        self.idle.append(conn)
+
+    def _wake_one(self, conn: UpstreamConnection | None) -> bool:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        """Called when a connection closes, whoever closed it."""
+        self.connections -= 1
+        if conn in self.idle:
+            self.idle.remove(conn)
+        self._wake_one(None)
+
+    def sweep(self, now: float) -> None:
+        """Close connections idle for longer than the idle timeout (oldest are at the front)."""
+        while self.idle and now - self.idle[0].idle_since > self.idle_timeout:
+            self.idle.pop(0).close()
+
+    def retire(self) -> None:
+        """The endpoint left the config: close idle connections now, busy ones when their request ends."""
+        self.retired = True
+        while self.idle:
+            self.idle.pop().close()
