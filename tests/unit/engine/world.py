@@ -199,3 +199,17 @@ def command(kind: str, number: int = 1) -> Callable[[World], None]:
         world.command = ManualCommand(kind, f"{kind}-{number}", by="alice")  # type: ignore[arg-type]
 
     return change
+
+
+def set_primary(readiness: Readiness) -> Callable[[World], None]:
+    def change(world: World) -> None:
+        world.primary = readiness
+
+    return change
+
+
+def set_canary(readiness: Readiness) -> Callable[[World], None]:
+    def change(world: World) -> None:
+        world.canary_side = readiness
+
+    return change
