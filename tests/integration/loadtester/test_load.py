@@ -1,0 +1,118 @@
+"""Acceptance: the built-in load generator (`metadata.type: load`) holds its requested rate within 10%.
+
+The load is started the way a canary starts it (a webhook through controller.hooks) and measured where it
+lands: a real HTTP server counting arrivals per second.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from controller.api.canary import CanaryWebhook
+from controller.hooks import HookSubject, call_webhook, payload
+from tests.harness.net import free_port, wait_for_http
+from tests.harness.poll import wait_until
+from tests.harness.processes import python_module, start, stop
+from tests.integration.loadtester.conftest import jobs
+from tests.integration.loadtester.counter import Counter, counting
+
+PODINFO = HookSubject(name="podinfo", namespace="test", phase="Progressing", checksum="abc")
+
+
+@pytest.fixture
+def target() -> Iterator[Counter]:
+    with counting() as counter:
+        yield counter
+
+
+def start_load(loadtester: str, **metadata: str) -> tuple[int, str]:
+    webhook = CanaryWebhook.model_validate(
+        {"name": "load", "type": "rollout", "url": loadtester + "/", "metadata": {"type": "load", **metadata}}
+    )
+    result = call_webhook(webhook, payload(webhook, PODINFO))
+    return result.status or 0, result.message
+
+
+def test_holds_200_requests_per_second_within_ten_percent(loadtester: str, target: Counter) -> None:
+    began = time.monotonic()
+    status, message = start_load(loadtester, url=target.url + "/", rate="200", duration="3s", concurrency="8")
+    assert (status, message) == (202, "load started")
+    assert time.monotonic() - began < 1.0, "the hook must not wait for the load"
+    wait_until(lambda: jobs(loadtester)[0]["state"] != "running", timeout=15, what="the load to finish")
+    [job] = jobs(loadtester)
+    assert job["state"] == "succeeded", job
+    assert job["codes"] == {"200": 600} and job["errors"] == {}
+
+    assert 540 <= target.count() <= 660
+    per_second = target.per_second()
+    assert len(per_second) in (2, 3), per_second
+    assert all(180 <= count <= 220 for count in per_second), per_second
+    span = target.arrivals[-1] - target.arrivals[0]
+    assert 2.7 <= span <= 3.3
+    print(
+        f"load_rate_requested=200 delivered_per_second={per_second} total={target.count()} span={span:.3f}s"
+    )
+
+
+def test_load_is_deduplicated_while_running_and_sends_method_headers_and_body(
+    loadtester: str, target: Counter
+) -> None:
+    spec = {
+        "url": target.url + "/hit?x=1",
+        "rate": "20",
+        "duration": "1s",
+        "method": "POST",
+        "headers": "X-Canary: insider\nAuthorization: Bearer t",
+        "body": '{"hello": "world"}',
+    }
+    assert start_load(loadtester, **spec) == (202, "load started")
+    assert start_load(loadtester, **spec) == (202, "load already running")
+    wait_until(lambda: jobs(loadtester)[0]["state"] == "succeeded", timeout=10, what="the load to finish")
+    assert target.count() == 20
+    assert set(target.methods) == {"POST"}
+    assert {(h["X-Canary"], h["Authorization"], h["Content-Length"]) for h in target.headers} == {
+        ("insider", "Bearer t", "18")
+    }
+    assert start_load(loadtester, **spec) == (202, "load started"), "a finished load can start again"
+
+
+def test_bad_load_specs_are_refused_naming_the_key(loadtester: str, target: Counter) -> None:
+    assert start_load(loadtester, url="ftp://x", rate="10") == (
+        400,
+        "metadata.url must be an http(s) URL, got 'ftp://x'",
+    )
+    assert start_load(loadtester, url=target.url)[1] == "metadata.rate is required"
+    assert start_load(loadtester, url=target.url, rate="fast")[1] == "metadata.rate: not a number: 'fast'"
+    assert "metadata.duration" in start_load(loadtester, url=target.url, rate="1", duration="soon")[1]
+    assert "metadata.headers" in start_load(loadtester, url=target.url, rate="1", headers="nocolon")[1]
+
+
+def test_sigterm_stops_a_running_load_and_exits_zero(target: Counter, tmp_path: Path) -> None:
+    port = free_port()
+    proc = start(python_module("controller.cli.loadtester", "--port", str(port)), tmp_path / "lt.log")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(base + "/healthz")
+        assert start_load(base, url=target.url, rate="50", duration="1m")[0] == 202
+        wait_until(lambda: target.count() >= 10, what="load to arrive")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        stopped_at = target.count()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(base + "/healthz", timeout=2)
+        assert stopped_at < 50 * 10, "the load outlived the loadtester"
+    finally:
+        stop(proc)
+
+
+def test_metrics_count_finished_jobs(loadtester: str, target: Counter) -> None:
+    start_load(loadtester, url=target.url, rate="10", duration="200ms")
+    wait_until(lambda: jobs(loadtester)[0]["state"] == "succeeded", what="the load to finish")
+    text = httpx.get(loadtester + "/metrics", timeout=5).text
+    assert 'sluice_loadtester_jobs_total{outcome="succeeded",type="load"} 1.0' in text
