@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -30,4 +30,11 @@ def _check(text: str) -> str:
     return text
 
 
-Duration = Annotated[str, AfterValidator(_check)]
+def _text(value: object) -> object:
+    """YAML reads `interval: 60` as a number; say what to write instead of "must be a string"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"not a duration: {value} (add a unit, e.g. {value:g}s)")
+    return value
+
+
+Duration = Annotated[str, BeforeValidator(_text), AfterValidator(_check)]

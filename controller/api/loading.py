@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from controller.api.base import API_GROUP, API_VERSION, Model
 from controller.api.explain import _nearest, explain
 from controller.api.kinds import KINDS
 from controller.api.problems import Problem
+from controller.api.yaml_documents import read_documents
 
 FLAGGER_GROUP = "flagger.app"
 YAML_SUFFIXES = (".yaml", ".yml")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -86,34 +85,24 @@ def load_file(path: Path, named: bool = True) -> LoadResult:
 
 def load_text(text: str, source: str = "<input>", named: bool = True) -> LoadResult:
     """`named=False` (a file met while walking a folder) skips YAML that holds no resources at all."""
-    documents, syntax_problem = _read_documents(text, source)
+    documents, yaml_problems, complete = read_documents(text, source)
     result = LoadResult()
-    if not named and not syntax_problem and not any(_looks_like_resource(data) for data in documents):
+    if not named and complete and not any(_looks_like_resource(data) for data in documents):
         result.skipped = sum(data is not None for data in documents)
         return result
     for number, data in enumerate(documents, start=1):
+        own_yaml_problems = [problem for problem in yaml_problems if problem.document == number]
+        result.problems += own_yaml_problems
         if data is None:
             continue
         resource, problems = parse_document(data, source, number)
         result.problems += problems
-        if resource is not None:
+        if resource is not None and not own_yaml_problems:
             result.resources.append(Loaded(source, number, resource))
-        elif not problems:
+        elif resource is None and not problems and not own_yaml_problems:
             result.skipped += 1
-    if syntax_problem:
-        result.problems.append(syntax_problem)
+    result.problems += [problem for problem in yaml_problems if problem.document > len(documents)]
     return result
-
-
-def _read_documents(text: str, source: str) -> tuple[list[Any], Problem | None]:
-    """The documents up to the first YAML syntax error, and that error as a problem."""
-    documents: list[Any] = []
-    try:
-        for data in yaml.load_all(text, Loader=_Loader):
-            documents.append(data)
-    except yaml.YAMLError as error:
-        return documents, Problem(source, len(documents) + 1, "", _yaml_reason(error))
-    return documents, None
 
 
 def parse_resource(data: Mapping[str, Any], source: str = "<input>") -> Model:
@@ -167,19 +156,6 @@ def _kind_reason(kind: Any) -> str:
     hint = _nearest(str(kind), list(KINDS))
     suffix = f"; did you mean {hint}?" if hint else ""
     return f"unknown kind {kind!r} (one of {known}){suffix}"
-
-
-def _yaml_reason(error: yaml.YAMLError) -> str:
-    mark = getattr(error, "problem_mark", None)
-    what = getattr(error, "problem", None) or str(error)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
-    started = (
-        f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
-        if context and context_mark
-        else ""
-    )
-    return f"{where}YAML syntax error: {what}{started}"
 
 
 def _looks_like_resource(data: Any) -> bool:

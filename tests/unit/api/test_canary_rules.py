@@ -70,7 +70,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         canary(interval="1 minute"),
         "spec.analysis.interval: not a duration: '1 minute' (use e.g. 500ms, 30s, 1m, 1h)",
     ),
-    ("interval as a number", canary(interval=60), "spec.analysis.interval: must be a string (got 60)"),
+    (
+        "interval as a number",
+        canary(interval=60),
+        "spec.analysis.interval: not a duration: 60 (add a unit, e.g. 60s)",
+    ),
     ("missing interval", canary(interval=None), "spec.analysis.interval: required"),
     ("missing threshold", canary(threshold=None), "spec.analysis.threshold: required"),
     (

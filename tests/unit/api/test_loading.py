@@ -53,6 +53,16 @@ def test_yaml_syntax_error_names_document_line_and_column() -> None:
     ]
 
 
+def test_a_key_written_twice_is_a_problem_with_its_line() -> None:
+    text = "apiVersion: sluice.dev/v1beta1\nkind: AlertProvider\nmetadata: {name: chat}\n"
+    text += "spec:\n  type: slack\n  channel: deploys\n  channel: general\n"
+    result = load_text(text, "c.yaml")
+    assert [str(problem) for problem in result.problems] == [
+        "c.yaml#1: line 7, column 3: duplicate key 'channel' (write it once)"
+    ]
+    assert result.resources == []
+
+
 def test_unknown_field_suggests_the_nearest_known_name() -> None:
     document = canary()
     document["spec"]["analysis"]["stepWieght"] = 5
