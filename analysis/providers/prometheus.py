@@ -107,7 +107,7 @@ class PrometheusProvider:
         except (requests.RequestException, ValueError, KeyError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise ProviderError(f"prometheus {self.address} unreachable: {reason}") from None
-        return _single_value(result, promql)
+        return single_value(result, promql)
 
     def is_online(self) -> bool:
         try:
@@ -116,7 +116,7 @@ class PrometheusProvider:
             return False
 
 
-def _single_value(result: Any, promql: str) -> float:
+def single_value(result: Any, promql: str) -> float:
     """The one number in a /api/v1/query `data.result`: a scalar, or a vector with one sample."""
     if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
         raw = result[1]  # a scalar: [timestamp, "value"]
