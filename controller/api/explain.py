@@ -73,11 +73,11 @@ def _explain_one(item: Any, model: type[BaseModel]) -> list[tuple[Path, str]]:
 def _unknown_field(model: type[BaseModel], path: Path) -> str:
     owner = _type_at(model, path[:-1])
     known = _aliases(owner) if isinstance(owner, type) and issubclass(owner, BaseModel) else []
-    hint = _nearest(str(path[-1]), known)
+    hint = nearest_name(str(path[-1]), known)
     return f"unknown field (did you mean {hint}?)" if hint else "unknown field"
 
 
-def _nearest(name: str, known: list[str]) -> str | None:
+def nearest_name(name: str, known: list[str]) -> str | None:
     """Closest known name, ignoring case, `_` and `-` so `step_weight` finds `stepWeight`."""
     by_key = {_squash(alias): alias for alias in known}
     found = difflib.get_close_matches(_squash(name), list(by_key), n=1, cutoff=0.6)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.api.base import API_GROUP, API_VERSION, Model
-from controller.api.explain import _nearest, explain
+from controller.api.explain import explain, nearest_name
 from controller.api.kinds import KINDS
 from controller.api.problems import Problem
 from controller.api.yaml_documents import read_documents
@@ -153,7 +153,7 @@ def _kind_reason(kind: Any) -> str:
     known = ", ".join(KINDS)
     if kind is None:
         return f"required (one of {known})"
-    hint = _nearest(str(kind), list(KINDS))
+    hint = nearest_name(str(kind), list(KINDS))
     suffix = f"; did you mean {hint}?" if hint else ""
     return f"unknown kind {kind!r} (one of {known}){suffix}"
 
