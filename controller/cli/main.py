@@ -15,6 +15,10 @@ from controller import __version__
 # "module:attribute" of every subcommand, in the order `sluice --help` lists them.
 COMMANDS: list[str] = [
     "controller.cli.validate:validate",
+    "controller.cli.resources:apply",
+    "controller.cli.resources:get",
+    "controller.cli.resources:delete",
+    "controller.cli.resources:events",
     "controller.cli.loadtester:loadtester",
     "controller.cli.proxy:proxy",
     "controller.cli.notify:notify",
