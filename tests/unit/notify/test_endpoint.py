@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from controller.api.alert_provider import AlertProvider
-from controller.notify.defaults import default_endpoints
+from controller.api.canary import Canary
+from controller.notify.defaults import default_endpoints, dispatcher_from_settings, link_builder
 from controller.notify.endpoint import Endpoint, ProviderConfigError, resolve
 from controller.notify.local_secrets import env_var_name, local_secrets
+from controller.notify.queue import DeliveryQueue
 from controller.notify.registry import build
 from controller.notify.slack import SlackBotNotifier, SlackWebhookNotifier
 
@@ -124,3 +126,31 @@ def test_default_endpoints_from_flags_or_env() -> None:
     assert (teams.type, teams.address) == ("msteams", "https://teams.example/workflow")
     (bot,) = default_endpoints({"SLUICE_SLACK_TOKEN": "xoxb-1", "SLUICE_SLACK_CHANNEL": "C1"})
     assert (bot.token, bot.address, bot.channel) == ("xoxb-1", None, "C1")
+
+
+def test_dispatcher_from_settings_takes_cluster_link_and_defaults() -> None:
+    settings = {
+        "SLUICE_CLUSTER_NAME": "prod-eu",
+        "SLUICE_NOTIFICATION_LINK": "https://grafana/d/sluice?c={cluster}&ns={namespace}&canary={name}",
+        "SLUICE_MSTEAMS_URL": "https://teams.example/workflow",
+    }
+    dispatcher = dispatcher_from_settings(DeliveryQueue(), lambda ns, n: None, settings=settings)
+    canary = Canary.model_validate(
+        {
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 80},
+                "analysis": {"interval": "1m", "threshold": 2, "stepWeight": 10},
+            },
+        }
+    )
+    assert dispatcher.cluster == "prod-eu"
+    assert dispatcher.link is not None
+    assert dispatcher.link(canary) == "https://grafana/d/sluice?c=prod-eu&ns=test&canary=podinfo"
+    assert [e.type for e in dispatcher.defaults] == ["msteams"]
+
+
+def test_a_link_with_an_unknown_placeholder_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"SLUICE_NOTIFICATION_LINK: unknown placeholder \{canary\}"):
+        link_builder("https://x/{canary}")
