@@ -96,7 +96,7 @@ class World:
         spec = self.canary.spec.model_copy(update=changes)
         self.canary = self.canary.model_copy(update={"spec": spec})
 
-    def _answers(self, kinds: tuple[str, ...]) -> tuple[HookResult, ...]:
+    def answers(self, kinds: tuple[str, ...]) -> tuple[HookResult, ...]:
         results = []
         for webhook in self.canary.spec.get_analysis().webhooks or []:
             if webhook.hook_type() in kinds:
@@ -115,7 +115,7 @@ class World:
         needs = plan(self.canary, observations, self.now)
         self.needs.append(needs)
         observations = replace(
-            observations, hooks=self._answers(needs.hooks), metrics=self.metrics if needs.metrics else None)
+            observations, hooks=self.answers(needs.hooks), metrics=self.metrics if needs.metrics else None)
         decision = advance(self.canary, observations, self.now)
         for action in decision.actions:
             self._apply(action)
@@ -213,3 +213,7 @@ def set_canary(readiness: Readiness) -> Callable[[World], None]:
         world.canary_side = readiness
 
     return change
+
+
+def delete(world: World) -> None:
+    world.deleting = True
