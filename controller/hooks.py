@@ -90,7 +90,7 @@ def call_webhook(
     backoff: float = DEFAULT_BACKOFF,
 ) -> HookResult:
     """POST `body` to the webhook, with retries within its timeout; never raises on HTTP trouble."""
-    hook_type: HookType = webhook.type or "rollout"
+    hook_type = webhook.hook_type()
     timeout = parse_duration(webhook.timeout) if webhook.timeout else DEFAULT_TIMEOUT
     retries = webhook.retries or 0
     began = time.monotonic()
@@ -145,7 +145,7 @@ def run_hooks(
     """
     results: list[HookResult] = []
     for webhook in webhooks:
-        if (webhook.type or "rollout") != hook_type:
+        if webhook.hook_type() != hook_type:
             continue
         result = call_webhook(webhook, payload(webhook, subject, event), backoff=backoff)
         results.append(result)

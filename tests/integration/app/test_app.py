@@ -41,6 +41,12 @@ def start_app(tmp_path: Path) -> Iterator[StartApp]:
         stop(proc)
 
 
+def timed(call: Callable[[], object]) -> float:
+    began = time.monotonic()
+    call()
+    return time.monotonic() - began
+
+
 def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, dict, http.client.HTTPResponse]:
     conn.request("GET", path)
     response = conn.getresponse()
@@ -86,9 +92,7 @@ def test_latency_is_added_to_root_only(start_app: StartApp) -> None:
         assert get(conn, "/")[0] == 200
     per_request = (time.monotonic() - began) / 5
     assert 0.08 <= per_request < 0.3
-    began = time.monotonic()
-    get(conn, "/healthz")
-    assert time.monotonic() - began < 0.05
+    assert min(timed(lambda: get(conn, "/healthz")) for _ in range(3)) < 0.05
 
 
 def test_slow_start_answers_503_on_healthz_until_started(start_app: StartApp) -> None:

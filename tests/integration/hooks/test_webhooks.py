@@ -101,7 +101,7 @@ def test_timeout_bounds_the_whole_call_retries_included(receiver: Receiver) -> N
     elapsed = time.monotonic() - began
     assert (result.ok, result.status) == (False, None)
     assert "timed out after 0.4s" in result.message
-    assert 0.4 <= elapsed < 0.9
+    assert 0.4 <= elapsed < 1.2
     assert result.duration == pytest.approx(elapsed, abs=0.05)
 
 
