@@ -11,9 +11,11 @@ code and tests may build partial specs and lean on the defaults.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from controller.api.base import API_VERSION, Model
 from controller.api.durations import Duration, parse_duration
@@ -40,8 +42,8 @@ TARGET_KINDS = ("Deployment", "DaemonSet", "Service", "Workload")
 AUTOSCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject")
 
 
-def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
-    if value is not None and value not in allowed:
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
         raise ValueError(f"must be one of {', '.join(allowed)} (got {value!r})")
     return value
 
@@ -74,14 +76,29 @@ class AutoscalerReference(Model):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str) -> str:
-        return _one_of(kind, AUTOSCALER_KINDS) or kind
+        return _one_of(kind, AUTOSCALER_KINDS)
 
 
 class StringMatch(Model):
+    """Exactly one of the four; `regex` must compile (the bundled proxy matches with Python's `re`)."""
+
     exact: str | None = None
     prefix: str | None = None
     suffix: str | None = None
     regex: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StringMatch:
+        given = [name for name in ("exact", "prefix", "suffix", "regex") if getattr(self, name) is not None]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"set exactly one of exact, prefix, suffix, regex{got}")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as error:
+                raise_if_any([(("regex",), f"not a valid regular expression: {error}")])
+        return self
 
 
 class HTTPMatchRequest(Model):
@@ -240,6 +257,22 @@ class CanaryAnalysis(Model):
         raise_if_any(problems)
         return weights
 
+    @field_validator("metrics", "webhooks")
+    @classmethod
+    def _unique_names(
+        cls, items: Sequence[CanaryMetric | CanaryWebhook] | None, info: ValidationInfo
+    ) -> Sequence | None:
+        """Checks and gates are reported and approved by name, so a name must say which one."""
+        first: dict[str, int] = {}
+        problems: list[tuple[Path, str]] = []
+        for index, item in enumerate(items or ()):
+            if item.name in first:
+                earlier = f"{info.field_name}[{first[item.name]}]"
+                problems.append(((index, "name"), f"{item.name!r} is already used by {earlier}"))
+            first.setdefault(item.name, index)
+        raise_if_any(problems)
+        return items
+
     def interval_seconds(self) -> float:
         """Tick period; Flagger clamps anything below 10s to 10s (sluice allows 1s for local demos)."""
         return max(parse_duration(self.interval), 1.0)
@@ -353,10 +386,11 @@ class CanarySpec(Model):
     @field_validator("target_ref")
     @classmethod
     def _known_target_kind(cls, ref: LocalObjectReference) -> LocalObjectReference:
-        try:
-            _one_of(ref.kind, TARGET_KINDS)
-        except ValueError as error:
-            raise_if_any([(("kind",), str(error))])
+        if ref.kind is not None:
+            try:
+                _one_of(ref.kind, TARGET_KINDS)
+            except ValueError as error:
+                raise_if_any([(("kind",), str(error))])
         return ref
 
     def get_analysis(self) -> CanaryAnalysis:

@@ -194,6 +194,28 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         canary(alerts=[{"name": "a", "severity": "critical", "providerRef": {"name": "slack"}}]),
         "spec.analysis.alerts[0].severity: must be one of info, warn or error (got 'critical')",
     ),
+    (
+        "two matchers in one",
+        canary(match=[{"headers": {"x-user": {"exact": "a", "prefix": "b"}}}]),
+        "spec.analysis.match[0].headers.x-user: set exactly one of exact, prefix, suffix, regex "
+        "(got exact and prefix)",
+    ),
+    (
+        "regex that does not compile",
+        canary(match=[*MATCH, {"uri": {"regex": "(v2"}}]),
+        "spec.analysis.match[1].uri.regex: not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0",
+    ),
+    (
+        "two webhooks with one name",
+        canary(webhooks=[WEBHOOK, {"name": "load", "url": "http://l/"}, WEBHOOK]),
+        "spec.analysis.webhooks[2].name: 'hook' is already used by webhooks[0]",
+    ),
+    (
+        "two metrics with one name",
+        canary(metrics=[METRIC, METRIC]),
+        "spec.analysis.metrics[1].name: 'request-success-rate' is already used by metrics[0]",
+    ),
     ("missing metadata name", {**canary(), "metadata": {"namespace": "x"}}, "metadata.name: required"),
     ("spec is a list", {**canary(), "spec": []}, "spec: must be a mapping (got a list)"),
 ]
@@ -217,8 +239,8 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
     ("inline query", canary(metrics=[{"name": "errors", "query": "sum(x)", "threshold": 1}])),
     ("gate with timeout", canary(webhooks=[{**WEBHOOK, "type": "confirm-rollout", "gateTimeout": "30m"}])),
     (
-        "all hook types",
-        canary(webhooks=[{**WEBHOOK, "type": t} for t in ("rollback", "event", "post-rollout")]),
+        "other hook types",
+        canary(webhooks=[{**WEBHOOK, "name": t, "type": t} for t in ("rollback", "event", "post-rollout")]),
     ),
     ("cookies", canary(sessionAffinity={"cookieName": "c", "primaryCookieName": "p", "maxAge": 60})),
     ("daemonset", canary(spec={"targetRef": {"kind": "DaemonSet", "name": "agent"}})),
