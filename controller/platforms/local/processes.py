@@ -23,6 +23,8 @@ def free_port(preferred: int | None = None) -> int:
     """`preferred` if nothing listens on it, else a port the kernel picks on 127.0.0.1."""
     if preferred:
         with socket.socket() as sock, contextlib.suppress(OSError):
+            # As servers do: a port whose last user left it in TIME_WAIT is free to take again.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", preferred))
             return preferred
     with socket.socket() as sock:

@@ -154,6 +154,8 @@ class Supervisor:
         """
         with self._lock:
             group = self._groups.get(key)
+            if group is not None and group.revision == revision and group.spec == spec:
+                return  # the common case: a tick confirming what already runs
             if group is None:
                 group = self._groups[key] = _Group(key, revision, spec, time.time())
             elif group.revision != revision:
@@ -165,16 +167,19 @@ class Supervisor:
             surplus = self._scale(group)
         self._terminate(surplus)
 
-    def stop(self, key: GroupKey) -> None:
-        """Stop every process of the group gracefully and forget it."""
+    def stop(self, *keys: GroupKey) -> None:
+        """Stop every process of these groups gracefully (all at once) and forget the groups."""
+        stopping: list[_Replica] = []
         with self._lock:
-            group = self._groups.pop(key, None)
-            if group is None:
-                return
-            for replica in group.replicas:
-                replica.stopping = True
-            self.records.delete_group(key)
-        self._terminate(group.replicas)
+            for key in keys:
+                group = self._groups.pop(key, None)
+                if group is None:
+                    continue
+                for replica in group.replicas:
+                    replica.stopping = True
+                stopping += group.replicas
+                self.records.delete_group(key)
+        self._terminate(stopping)
 
     def retire_outgoing(self, key: GroupKey, keep: Collection[str] = ()) -> int:
         """Stop the group's outgoing processes except those whose address is in `keep`; how many stopped."""
@@ -217,8 +222,7 @@ class Supervisor:
             self._thread.join()
             self._thread = None
         if stop_processes:
-            for key in self.groups():
-                self.stop(key)
+            self.stop(*self.groups())
         self._lock_file.close()
 
     def _loop(self) -> None:
