@@ -5,6 +5,7 @@ Tests point the notifiers (and slack-sdk) at it and assert the exact requests a 
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -112,3 +113,21 @@ class Silent:
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
+
+
+class SlackWebApi:
+    """Answers like the Slack Web API: postMessage hands out channel id and ts; update echoes them."""
+
+    def __init__(self) -> None:
+        self.ts = (f"1700000000.{i:06d}" for i in itertools.count(1))
+        self.missing: set[str] = set()
+
+    def __call__(self, request: Request) -> Answer:
+        body = request.json()
+        if request.path == "/api/chat.postMessage":
+            return 200, {}, {"ok": True, "channel": "C0123", "ts": next(self.ts)}
+        if request.path == "/api/chat.update":
+            if body["ts"] in self.missing:
+                return 200, {}, {"ok": False, "error": "message_not_found"}
+            return 200, {}, {"ok": True, "channel": body["channel"], "ts": body["ts"]}
+        return 404, {}, {"ok": False, "error": "unknown_method"}

@@ -3,14 +3,12 @@ of bot mode (one message per rollout kept current with chat.update, thread repli
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from controller.notify.endpoint import Endpoint
 from controller.notify.slack import SlackBotNotifier, SlackWebhookNotifier, slack_notifier
 from controller.ports.notifier import DeliveryError, Notification
-from tests.integration.notify.receiver import Answer, Receiver, Request
+from tests.integration.notify.receiver import Answer, Receiver, Request, SlackWebApi
 
 
 def note(phase: str, severity: str, message: str, weight: int = 0, revision: str = "rev1") -> Notification:
@@ -26,24 +24,6 @@ def note(phase: str, severity: str, message: str, weight: int = 0, revision: str
         primary_weight=100 - weight,
         revision=revision,
     )
-
-
-class FakeSlackApi:
-    """Answers like the Slack Web API: postMessage hands out channel id and ts; update echoes them."""
-
-    def __init__(self) -> None:
-        self.ts = (f"1700000000.{i:06d}" for i in itertools.count(1))
-        self.missing: set[str] = set()
-
-    def __call__(self, request: Request) -> Answer:
-        body = request.json()
-        if request.path == "/api/chat.postMessage":
-            return 200, {}, {"ok": True, "channel": "C0123", "ts": next(self.ts)}
-        if request.path == "/api/chat.update":
-            if body["ts"] in self.missing:
-                return 200, {}, {"ok": False, "error": "message_not_found"}
-            return 200, {}, {"ok": True, "channel": body["channel"], "ts": body["ts"]}
-        return 404, {}, {"ok": False, "error": "unknown_method"}
 
 
 def test_incoming_webhook_body_is_block_kit_coloured_by_severity() -> None:
@@ -87,7 +67,7 @@ def test_incoming_webhook_error_status_is_a_delivery_error() -> None:
 
 
 def test_bot_mode_posts_once_per_rollout_updates_it_and_replies_in_thread_for_warn_and_error() -> None:
-    api = FakeSlackApi()
+    api = SlackWebApi()
     with Receiver(api) as receiver:
         endpoint = Endpoint(
             type="slack",
@@ -148,7 +128,7 @@ def test_bot_mode_posts_once_per_rollout_updates_it_and_replies_in_thread_for_wa
 
 
 def test_bot_mode_posts_a_new_message_when_the_old_one_was_deleted() -> None:
-    api = FakeSlackApi()
+    api = SlackWebApi()
     with Receiver(api) as receiver:
         notifier = slack_notifier(
             Endpoint(type="slack", name="t", address=f"{receiver.url}/api/", token="xoxb-test", channel="C1")
