@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.api.canary import CanaryAnalysis
+from controller.api.canary import Canary, CanaryAnalysis
 from controller.api.durations import parse_duration
-from controller.api.loading import parse_document
+from controller.api.loading import parse_document, parse_resource
 from tests.unit.api.documents import canary
 
 ascending_weights = st.sets(st.integers(1, 100), min_size=1, max_size=12).map(sorted)
@@ -55,3 +55,29 @@ def test_malformed_durations_are_refused(text: str) -> None:
 
 def test_interval_below_one_second_runs_every_second() -> None:
     assert CanaryAnalysis(interval="200ms").interval_seconds() == 1.0
+
+
+analyses = st.one_of(
+    st.builds(
+        lambda step, cap: {"stepWeight": step, **({"maxWeight": cap} if cap else {})},
+        st.integers(1, 100),
+        st.one_of(st.none(), st.integers(1, 100)),
+    ),
+    ascending_weights.map(lambda weights: {"stepWeights": weights}),
+    st.builds(lambda n, mirror: {"iterations": n, "mirror": mirror}, st.integers(1, 50), st.booleans()),
+    st.integers(1, 50).map(lambda n: {"iterations": n, "match": [{"headers": {"x-canary": {"exact": "1"}}}]}),
+)
+
+
+@given(analyses, st.integers(0, 10), st.sampled_from(["1s", "30s", "1m", "2h"]))
+def test_valid_canaries_survive_a_round_trip_through_their_wire_form(
+    shape: dict[str, object], threshold: int, interval: str
+) -> None:
+    document = canary(
+        **{"stepWeight": None, "maxWeight": None, **shape}, threshold=threshold, interval=interval
+    )
+    first = parse_resource(document)
+    again = parse_resource(first.wire())
+    assert isinstance(first, Canary) and isinstance(again, Canary)
+    assert again == first
+    assert again.spec.get_analysis().effective_strategy() == first.spec.get_analysis().effective_strategy()
