@@ -19,6 +19,7 @@ from analysis.checks import Verdict, run_checks
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.registry import provider_for_template
 from controller.api.canary import Canary
+from controller.api.loading import load_paths
 from controller.api.metric_template import MetricTemplate
 from tests.harness.net import free_port, wait_for_http
 from tests.harness.poll import wait_until
@@ -133,40 +134,50 @@ def test_min_requests_holds_a_lightly_used_canary(stack: Stack):
     assert verdict.outcome == "no-data" and "(needs 100000)" in verdict.reason
 
 
-ERROR_RATE = """
-    sum(rate(sluice_proxy_requests_total{namespace="{{ namespace }}", backend="{{ variables.backend }}",
-             status_class="5xx"}[{{ interval }}]))
-    /
-    sum(rate(sluice_proxy_requests_total{namespace="{{ namespace }}", backend="{{ variables.backend }}"}
-             [{{ interval }}]))
-    * 100
-"""
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "metric-templates"
 
 
-def test_metric_template_runs_on_its_own_prometheus_and_names_undefined_variables(stack: Stack):
+def example_templates(prometheus_url: str) -> dict[tuple[str, str], MetricTemplate]:
+    """The example MetricTemplates, pointed at the test's Prometheus."""
+    templates = {}
+    for loaded in load_paths([EXAMPLES]).resources:
+        template = loaded.resource
+        if isinstance(template, MetricTemplate) and template.spec.provider.secret_ref is None:
+            provider = template.spec.provider.model_copy(update={"address": prometheus_url})
+            spec = template.spec.model_copy(update={"provider": provider})
+            templates[(template.metadata.name, template.metadata.namespace)] = template.model_copy(
+                update={"spec": spec}
+            )
+    return templates
+
+
+def test_example_templates_run_on_their_prometheus_and_undefined_variables_are_named(stack: Stack):
     stack.send("custom", "custom-canary", 20, every_fifth_fails=True)
-    template = MetricTemplate.model_validate(
-        {
-            "metadata": {"name": "error-rate", "namespace": "test"},
-            "spec": {
-                "provider": {"type": "prometheus", "address": stack.prometheus.url},
-                "query": ERROR_RATE,
-            },
-        }
-    )
-    lookup = {("error-rate", "test"): template}
-    metric = {"name": "error-rate", "templateRef": {"name": "error-rate"}, "thresholdRange": {"max": 5}}
-    with_variables = {**metric, "templateVariables": {"backend": "custom-canary"}}
-    judged, broken = stack.checks(
-        canary("custom", [with_variables, metric]),
-        templates=lambda name, namespace: lookup.get((name, namespace)),
+    stack.send("custom", "custom-primary", 20)
+    templates = example_templates(stack.prometheus.url)
+    error_rate = {
+        "name": "error-rate",
+        "templateRef": {"name": "sluice-error-rate"},
+        "thresholdRange": {"max": 1},
+    }
+    latency = {
+        "name": "latency",
+        "templateRef": {"name": "sluice-latency-vs-primary"},
+        "thresholdRange": {"max": 1e6},
+    }
+    unset = {**latency, "name": "latency-unset"}
+    judged, compared, broken = stack.checks(
+        canary("custom", [error_rate, {**latency, "templateVariables": {"quantile": "0.95"}}, unset]),
+        templates=lambda name, namespace: templates.get((name, namespace)),
         template_provider=provider_for_template,
     )
     assert judged.outcome == "fail" and judged.value == pytest.approx(20.0, abs=0.5)
-    assert judged.reason == f"error-rate {judged.value:.2f} > max 5"
+    assert judged.reason == f"error-rate {judged.value:.2f} > max 1"
+    assert compared.outcome == "pass" and compared.value > 0
     assert broken.outcome == "fail" and broken.value is None
     assert broken.reason.startswith(
-        "error-rate: MetricTemplate test/error-rate: undefined template variable 'variables.backend'"
+        "latency-unset: MetricTemplate test/sluice-latency-vs-primary: "
+        "undefined template variable 'variables.quantile'"
     )
 
 

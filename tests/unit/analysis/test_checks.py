@@ -8,29 +8,7 @@ from analysis.checks import Verdict, judge, run_checks, threshold_range, worst
 from analysis.errors import MetricConfigError
 from analysis.providers.base import MultipleValues, NoValues, ProviderError
 from tests.unit.analysis.canaries import canary, template
-
-
-class FakeProvider:
-    """Answers each query by the first key found in it; remembers what it was asked."""
-
-    dialect = "promql"
-
-    def __init__(self, answers: dict[str, float | Exception]) -> None:
-        self.answers = answers
-        self.asked: list[str] = []
-
-    def query(self, text: str) -> float:
-        self.asked.append(text)
-        for key, answer in self.answers.items():
-            if key in text:
-                if isinstance(answer, Exception):
-                    raise answer
-                return answer
-        raise NoValues(f"no values found for query {text!r}")
-
-    def is_online(self) -> bool:
-        return True
-
+from tests.unit.analysis.fake_provider import FakeProvider
 
 SUCCESS = {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"}
 DURATION = {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "1m"}
