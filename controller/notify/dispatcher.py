@@ -102,7 +102,30 @@ class Dispatcher:
         phase: str | None = None,
         canary_weight: int | None = None,
     ) -> int:
-        """Queue `message` for every destination of `canary` that takes `severity`; return how many."""
+        """Queue `message` for every destination of `canary` that takes `severity`; return how many.
+
+        Never raises: a broken lookup or provider is logged and counted, and the rollout goes on.
+        """
+        try:
+            return self._notify(canary, severity, message, fields, reason, link, phase, canary_weight)
+        except Exception:
+            count("unknown", "failed")
+            log.exception(
+                "notification for %s/%s not queued", canary.metadata.namespace, canary.metadata.name
+            )
+            return 0
+
+    def _notify(
+        self,
+        canary: Canary,
+        severity: Severity,
+        message: str,
+        fields: Mapping[str, str] | None,
+        reason: str,
+        link: str | None,
+        phase: str | None,
+        canary_weight: int | None,
+    ) -> int:
         n = notification_for(
             canary,
             severity,
