@@ -55,6 +55,10 @@ class LocalPlatform:
         self.store = store
         self.supervisor = supervisor
         self._clock = clock
+        # Groups seen ready at their current revision, and since when they are not: a process that crashes
+        # long after its rollout is a new wait, not an expired progress deadline.
+        self._was_ready: dict[GroupKey, str] = {}
+        self._unready_since: dict[GroupKey, float] = {}
 
     # -- the Platform port -------------------------------------------------------------------------------
 
@@ -189,16 +193,22 @@ class LocalPlatform:
 
     def _readiness(self, canary: Canary, role: Role) -> Readiness:
         name = f"{canary.spec.target_ref.name}-{role}"
-        status = self.supervisor.status(self._key(canary, role))
+        key = self._key(canary, role)
+        status = self.supervisor.status(key)
         if status is None:
             return Readiness("waiting", f"{name} is not running")
         if status.desired == 0:
             return Readiness("failed", f"{name} has 0 replicas")
         needed = self._needed(canary, role, status)
         if status.ready >= needed:
+            self._was_ready[key] = status.revision
+            self._unready_since.pop(key, None)
             return Readiness("ready")
         progress = f"{status.ready} of {status.desired} processes ready (need {needed})"
-        waited = self._clock() - status.since
+        began = status.since
+        if self._was_ready.get(key) == status.revision:
+            began = self._unready_since.setdefault(key, self._clock())
+        waited = self._clock() - began
         if waited > canary.spec.progress_deadline_seconds:
             return Readiness("failed", f"{name} progress deadline exceeded after {waited:.0f}s: {progress}")
         return Readiness("waiting", f"waiting for {name} rollout: {progress}")

@@ -140,6 +140,7 @@ class Supervisor:
         self.interval = interval
         self._lock = threading.RLock()
         self._groups: dict[GroupKey, _Group] = {}
+        self._readiness_changes = 0
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file = _take_lock(db.state_dir / "supervisor.lock")
@@ -201,6 +202,10 @@ class Supervisor:
                 return None
             replicas = tuple(r.status() for r in sorted(group.replicas, key=lambda r: r.index))
             return GroupStatus(key, group.revision, group.spec.replicas, group.since, replicas)
+
+    def readiness_changes(self) -> int:
+        """Grows whenever a process becomes ready or stops being ready: poll it to refresh routes early."""
+        return self._readiness_changes
 
     def groups(self) -> list[GroupKey]:
         with self._lock:
@@ -294,7 +299,8 @@ class Supervisor:
         replica.popen, replica.pid = popen, popen.pid
         replica.ticks = processes.start_ticks(popen.pid) or 0
         replica.started = time.monotonic()
-        replica.ready, replica.failures, replica.restart_at = False, 0, None
+        self._set_ready(replica, False)
+        replica.failures, replica.restart_at = 0, None
         probe_spec = spec.readiness_probe
         replica.next_probe = replica.started + (probe_spec.initial_delay_seconds if probe_spec else 0.0)
         self.records.save_process(
@@ -314,7 +320,8 @@ class Supervisor:
             return
         else:
             self._note(replica, f"adopted pid {replica.pid} is gone")
-        replica.pid, replica.popen, replica.ready = None, None, False
+        replica.pid, replica.popen = None, None
+        self._set_ready(replica, False)
         if replica.spec is None:
             with self._lock:
                 group = self._groups.get(replica.key)
@@ -334,16 +341,22 @@ class Supervisor:
         readiness: ReadinessProbe | None = replica.spec.readiness_probe if replica.spec else None
         ok = probe(replica.port, readiness)
         if ok:
-            replica.ready, replica.failures = True, 0
+            replica.failures = 0
+            self._set_ready(replica, True)
         else:
             replica.failures += 1
             threshold = readiness.failure_threshold if readiness else 1
             if replica.failures >= threshold:
-                replica.ready = False
+                self._set_ready(replica, False)
         period = readiness.period_seconds if readiness else 1.0
         if not replica.ready:
             period = min(period, STARTUP_PROBE_PERIOD)
         replica.next_probe = time.monotonic() + period
+
+    def _set_ready(self, replica: _Replica, ready: bool) -> None:
+        if replica.ready != ready:
+            replica.ready = ready
+            self._readiness_changes += 1
 
     def _terminate(self, replicas: list[_Replica]) -> None:
         live = [r for r in replicas if r.pid is not None]
@@ -352,7 +365,8 @@ class Supervisor:
         for replica in replicas:
             if replica.pid is not None:
                 self._note(replica, f"stopped pid {replica.pid}")
-            replica.pid, replica.popen, replica.ready = None, None, False
+            replica.pid, replica.popen = None, None
+            self._set_ready(replica, False)
             self.records.delete_process(replica.key, replica.index)
 
     # -- adoption ----------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -234,3 +236,23 @@ def test_delete_stops_everything(store: LocalStore, platform: LocalPlatform, sta
     platform.delete(c)
     assert platform.supervisor.groups() == []
     assert [w.metadata.name for w in store.list("Workload")] == ["podinfo"]
+
+
+def test_a_crash_long_after_the_rollout_is_a_new_wait(store: LocalStore, new_supervisor) -> None:
+    store.apply(workload(app_spec("v1")))
+    now = [0.0]
+    supervisor = new_supervisor(backoff_base=30)  # the crashed process stays down for this test
+    platform = LocalPlatform(store, supervisor, clock=lambda: now[0])
+    c = canary()
+    platform.initialize(c)
+    status = supervisor.status(platform._key(c, "primary"))
+    now[0] = status.since
+    wait_until(lambda: platform.primary_readiness(c).ready, timeout=15, what="primary ready")
+    changes = supervisor.readiness_changes()
+    now[0] = status.since + 3600
+    os.kill(status.replicas[0].pid or 0, signal.SIGKILL)
+    wait_until(lambda: supervisor.status(platform._key(c, "primary")).ready == 0, timeout=10, what="noticed")
+    assert supervisor.readiness_changes() > changes
+    assert platform.primary_readiness(c).state == "waiting"
+    now[0] += 61
+    assert platform.primary_readiness(c).state == "failed"
