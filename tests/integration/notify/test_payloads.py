@@ -127,3 +127,16 @@ def test_secret_address_overrides_the_spec(kind: str, tmp_path) -> None:
         )
         notifier.post(NOTE)
         assert [r.path for r in receiver.received()] == ["/from-secret"]
+
+
+@pytest.mark.parametrize("kind", ["slack", "msteams", "webhook"])
+def test_the_proxy_from_the_spec_carries_the_request(kind: str) -> None:
+    with Receiver() as proxy:
+        spec = {"type": kind, "address": "http://chat.example.invalid/hook", "proxy": proxy.url}
+        resource = AlertProvider.model_validate(
+            {"metadata": {"name": "p", "namespace": "test"}, "spec": spec}
+        )
+        assert notifier_for(resource).post(NOTE) == 200
+        (request,) = proxy.received()
+    assert request.path == "http://chat.example.invalid/hook"  # absolute URI: sent to the proxy
+    assert request.json()
