@@ -16,13 +16,20 @@ import httptools
 
 
 class _Response:
-    """httptools callbacks: only completion matters (the body is discarded)."""
+    """httptools callbacks: completion and keep-alive matter; the body is discarded.
+
+    Keep-alive is read when the headers are complete: once the message is, httptools has reset and
+    `should_keep_alive()` says False.
+    """
 
     def __init__(self, head_only: bool) -> None:
         self.head_only = head_only
         self.complete = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
 
     def on_headers_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
         if self.head_only:
             self.complete = True
 
@@ -79,7 +86,6 @@ class Connection:
         assert self.reader is not None
         self.writer.write(self.request)
         response = _Response(self.head_only)
-        parser = httptools.HttpResponseParser(response)
         received = False
         while not response.complete:
             data = await self.reader.read(65536)
@@ -87,11 +93,10 @@ class Connection:
                 self.close()
                 raise _ClosedBeforeResponse() if not received else ConnectionResetError("response cut short")
             received = True
-            parser.feed_data(data)
-        status = parser.get_status_code()
-        if not parser.should_keep_alive():
+            response.parser.feed_data(data)
+        if not response.keep_alive:
             self.close()
-        return status
+        return response.parser.get_status_code()
 
     def close(self) -> None:
         if self.writer is not None:

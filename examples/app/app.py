@@ -22,8 +22,10 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 MAX_HEAD = 64 * 1024
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -113,6 +115,7 @@ class App:
         self.errors = ErrorSpreader(settings.error_rate)
         self.in_flight = 0
         self.served = 0
+        self.connections = 0  # accepted so far: with keep-alive, far fewer than requests
         self.idle: set[asyncio.StreamWriter] = set()
         self.stopping = asyncio.Event()
 
@@ -129,7 +132,12 @@ class App:
             return 200, {"version": version}
         if path == "/stats":
             # The stats request itself is not counted as in flight.
-            return 200, {"version": version, "requests": self.served, "in_flight": self.in_flight - 1}
+            stats = {
+                "requests": self.served,
+                "in_flight": self.in_flight - 1,
+                "connections": self.connections,
+            }
+            return 200, {"version": version, **stats}
         if path.startswith("/status/"):
             code = path.removeprefix("/status/")
             if not code.isdigit() or not 100 <= int(code) <= 599:
@@ -153,6 +161,7 @@ class App:
     # --- HTTP/1.1 -----------------------------------------------------------------------------------
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while not self.stopping.is_set():
                 self.idle.add(writer)
@@ -274,45 +283,31 @@ async def read_body(request: Request, reader: asyncio.StreamReader) -> None:
         await reader.readexactly(int(length))
 
 
+# flag, type, default, help; each flag also reads APP_<FLAG> from the environment (the flag wins).
+KNOBS: list[tuple[str, Callable[[str], Any], str, str]] = [
+    ("port", int, "8080", "port to listen on"),
+    ("host", str, "127.0.0.1", "address to listen on"),
+    ("version", str, "v1", "reported by / and /version and in X-App-Version"),
+    ("error-rate", error_rate, "0", "fraction of `/` requests answered 500, spread evenly (0..1)"),
+    ("latency", parse_duration, "0", "added to every `/` request, e.g. 50ms"),
+    ("slow-start", parse_duration, "0", "/healthz answers 503 for this long after start, e.g. 3s"),
+    ("shutdown-timeout", parse_duration, "10s", "on SIGTERM, wait at most this long for in-flight requests"),
+]
+
+
 def settings_from(argv: list[str] | None = None) -> Settings:
-    env = os.environ.get
-    parser = argparse.ArgumentParser(description="sluice demo app", formatter_class=argparse.HelpFormatter)
-    parser.add_argument("--port", type=int, default=int(env("APP_PORT", "8080")))
-    parser.add_argument("--host", default=env("APP_HOST", "127.0.0.1"))
-    parser.add_argument("--version", default=env("APP_VERSION", "v1"))
-    parser.add_argument(
-        "--error-rate",
-        type=error_rate,
-        default=error_rate(env("APP_ERROR_RATE", "0")),
-        help="fraction of `/` requests answered 500, spread evenly (0..1)",
-    )
-    parser.add_argument(
-        "--latency",
-        type=parse_duration,
-        default=parse_duration(env("APP_LATENCY", "0")),
-        help="added to every `/` request, e.g. 50ms",
-    )
-    parser.add_argument(
-        "--slow-start",
-        type=parse_duration,
-        default=parse_duration(env("APP_SLOW_START", "0")),
-        help="/healthz answers 503 for this long after start, e.g. 3s",
-    )
-    parser.add_argument(
-        "--shutdown-timeout",
-        type=parse_duration,
-        default=parse_duration(env("APP_SHUTDOWN_TIMEOUT", "10s")),
-        help="on SIGTERM, wait at most this long for in-flight requests",
-    )
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(description="sluice demo app")
+    for flag, kind, default, help_text in KNOBS:
+        env_name = "APP_" + flag.upper().replace("-", "_")
+        # argparse converts a string default with `type`, so a bad env value is reported like a bad flag.
+        parser.add_argument(
+            f"--{flag}",
+            type=kind,
+            default=os.environ.get(env_name, default),
+            help=f"{help_text} (env {env_name}, default {default})",
+        )
     return Settings(
-        args.port,
-        args.host,
-        args.version,
-        args.error_rate,
-        args.latency,
-        args.slow_start,
-        args.shutdown_timeout,
+        **{flag.replace("-", "_"): value for flag, value in vars(parser.parse_args(argv)).items()}
     )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.loadtester.load import LoadSpec, run_load
 from tests.harness.net import free_port, wait_for_http
 from tests.harness.poll import wait_until
 from tests.harness.processes import start, stop
@@ -126,3 +127,18 @@ def test_sigterm_finishes_in_flight_requests_then_exits_zero(start_app: StartApp
     client.join(timeout=10)
     assert result == {"status": 200, "body": {"version": "v1", "delayed": 1.0}, "connection": "close"}
     assert time.monotonic() - began < 2.0, "the idle keep-alive connection held up the stop"
+
+
+def test_sustains_thousands_of_requests_per_second_without_dropping_keep_alive(start_app: StartApp) -> None:
+    port, _ = start_app()
+    stats = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    before = get(stats, "/stats")[1]
+    spec = LoadSpec(url=f"http://127.0.0.1:{port}/", rate=2000, duration=1.0, concurrency=10)
+    began = time.monotonic()
+    figures = run_load(spec, threading.Event(), {}).as_dict()
+    elapsed = time.monotonic() - began
+    after = get(stats, "/stats")[1]
+    assert figures["codes"] == {"200": 2000} and figures["errors"] == {}
+    assert elapsed < 1.5, f"2000 requests took {elapsed:.2f}s"
+    assert after["requests"] - before["requests"] == 2000 + 1
+    assert after["connections"] - before["connections"] == 10, "a keep-alive connection was dropped"
