@@ -124,6 +124,7 @@ class ClientConnection(asyncio.Protocol):
         "request",
         "running",
         "streaming_from",
+        "task",
         "transport",
     )
 
@@ -138,6 +139,7 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         self.client_ip = ""
         self.streaming_from: UpstreamConnection | None = None
+        self.task: asyncio.Task[None] | None = None
 
     # --- transport events -------------------------------------------------------------------------
 
@@ -171,10 +173,16 @@ class ClientConnection(asyncio.Protocol):
             self.streaming_from.transport.resume_reading()
 
     def _refuse(self, status: int, message: str) -> None:
-        if not self.running and not self.transport.is_closing():
+        """Answer a request that cannot be parsed (unless its answer has begun) and close the connection."""
+        request = self.request
+        if not self.transport.is_closing() and (request is None or not request.answered):
             self.transport.write(http1.error_response(status, message, close=True))
+        if request is not None:
+            request.answered = True
         self.closing = True
         self.transport.close()
+        if self.task is not None:
+            self.task.cancel()  # its request is broken (e.g. a bad chunk): stop forwarding it
 
     # --- parser callbacks --------------------------------------------------------------------------
 
@@ -211,7 +219,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _start(self, request: ClientRequest) -> None:
         self.running = True
-        self.proxy.loop.create_task(self._serve(request))
+        self.task = self.proxy.loop.create_task(self._serve(request))
 
     # --- one request -------------------------------------------------------------------------------
 
@@ -271,6 +279,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _next(self) -> None:
         self.running = False
+        self.task = None
         if self.closing:
             return
         if self.queue:

@@ -103,7 +103,15 @@ def proxy(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], RunningProxy]]:
         path = tmp_path / f"proxy-{len(procs)}.yaml"
         path.write_text(yaml.safe_dump(config))
         admin_port = free_port()
-        args = [sys.executable, "-m", "controller.cli.proxy", "--config", str(path), "--admin-port", str(admin_port)]
+        args = [
+            sys.executable,
+            "-m",
+            "controller.cli.proxy",
+            "--config",
+            str(path),
+            "--admin-port",
+            str(admin_port),
+        ]
         procs.append(start(args, tmp_path / f"proxy-{len(procs)}.log", cwd=Path(__file__).parents[3]))
         wait_for_http(f"http://127.0.0.1:{admin_port}/healthz")
         first = config["services"][0]["port"] if config.get("services") else 0

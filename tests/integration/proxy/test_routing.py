@@ -21,14 +21,24 @@ def test_ninety_ten_split_over_2000_requests_lands_within_three_points(upstream,
 def test_header_cookie_path_and_method_matches_route_exactly(upstream, proxy):
     service = canary_service(upstream("primary"), upstream("canary"))
     service["routes"] = [
-        {"name": "by-header", "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-         "split": {"podinfo-canary": 100}},
-        {"name": "by-cookie", "match": [{"cookies": {"canary": {"exact": "always"}}}],
-         "split": {"podinfo-canary": 100}},
-        {"name": "by-prefix-and-method",
-         "match": [{"path": {"prefix": "/beta/"}, "method": ["POST"]},
-                   {"headers": {"user-agent": {"regex": ".*Firefox.*"}}}],
-         "split": {"podinfo-canary": 100}},
+        {
+            "name": "by-header",
+            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+            "split": {"podinfo-canary": 100},
+        },
+        {
+            "name": "by-cookie",
+            "match": [{"cookies": {"canary": {"exact": "always"}}}],
+            "split": {"podinfo-canary": 100},
+        },
+        {
+            "name": "by-prefix-and-method",
+            "match": [
+                {"path": {"prefix": "/beta/"}, "method": ["POST"]},
+                {"headers": {"user-agent": {"regex": ".*Firefox.*"}}},
+            ],
+            "split": {"podinfo-canary": 100},
+        },
     ]
     running = proxy({"services": [service]})
     client = running.client()
