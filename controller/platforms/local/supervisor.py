@@ -255,9 +255,8 @@ class Supervisor:
     def _scale(self, group: _Group) -> list[_Replica]:
         """Start missing current replicas; return the surplus ones, detached, for the caller to stop."""
         current = sorted((r for r in group.replicas if r.revision == group.revision), key=lambda r: r.index)
-        for replica in current:
-            if replica.spec is not None:
-                replica.spec = group.spec
+        for replica in current:  # includes adopted or outgoing processes the group went back to
+            replica.spec = group.spec
         surplus = current[group.spec.replicas :]
         for replica in surplus:
             replica.stopping = True
