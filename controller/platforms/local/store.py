@@ -70,7 +70,7 @@ class LocalStore:
     def _apply_one(self, conn: sqlite3.Connection, obj: Model) -> tuple[str, str, str, ApplyOutcome]:
         wire = as_written(obj)
         kind, ns, name = obj.kind, obj.metadata.namespace, obj.metadata.name  # type: ignore[attr-defined]
-        meta = {k: v for k, v in wire["metadata"].items() if k not in _SERVER_METADATA}
+        meta = {k: v for k, v in wire["metadata"].items() if k not in (*_SERVER_METADATA, "namespace")}
         meta_json, spec_json = canonical_json(meta), canonical_json(wire["spec"])
         row = conn.execute(
             "SELECT metadata, spec, deleted FROM resources WHERE kind=? AND namespace=? AND name=?",
@@ -226,6 +226,7 @@ def _to_model(row: sqlite3.Row) -> Model:
     kind = row["kind"]
     metadata = {
         **json.loads(row["metadata"]),
+        "namespace": row["namespace"],
         "resourceVersion": str(row["resource_version"]),
         "generation": row["generation"],
         "creationTimestamp": row["created"],
