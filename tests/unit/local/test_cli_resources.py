@@ -117,3 +117,11 @@ def test_events_show_a_timeline(tmp_path: Path) -> None:
     assert lines[1].endswith("Initialization done!") and "Warning" in lines[2]
     assert lines[1].split()[0].endswith("Z")
     assert "No events" in sluice(state, "events", "other").output
+
+
+def test_what_get_prints_applies_back_unchanged(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    sluice(state, "apply", "-f", str(EXAMPLES))
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(sluice(state, "get", "workload", "podinfo", "-o", "yaml").output)
+    assert sluice(state, "apply", "-f", str(exported)).output.strip() == "workload/podinfo unchanged"
