@@ -168,6 +168,9 @@ def _handler(app: Loadtester) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "sluice-loadtester"
+        # The head and the body are two writes: with Nagle on, each keep-alive answer waits ~40 ms for
+        # the client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

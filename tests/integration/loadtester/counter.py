@@ -38,6 +38,9 @@ class Counter:
 def _handler(counter: Counter) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, delayed ACKs stall each keep-alive
+        # response ~40 ms and the target, not the generator, would set the rate.
+        disable_nagle_algorithm = True
 
         def _count(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
