@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controller.loadtester.commands import bash_argv, cmd_argv, execute
 from controller.loadtester.gates import Gates, gate_key
+from controller.loadtester.hey import hey_load, is_hey
 from controller.loadtester.load import LoadSpec, LoadSpecError, run_load
 from controller.loadtester.tasks import Job, Outcome, TaskRunner
 
@@ -101,6 +103,8 @@ class Loadtester:
             return Reply(400, "metadata.cmd is required")
         if kind == "bash":
             return self._bash(canary, command, metadata)
+        if kind == "cmd" and is_hey(command) and shutil.which("hey") is None:
+            return self._hey(canary, command)
         if kind == "cmd":
             return self._cmd(canary, command, metadata)
         return Reply(400, f"metadata.type {kind!r} is not supported (cmd, bash, load)")
@@ -127,10 +131,19 @@ class Loadtester:
 
     def _load(self, canary: str, metadata: dict[str, str]) -> Reply:
         try:
-            spec = LoadSpec.from_metadata(metadata)
+            return self._start_load(canary, LoadSpec.from_metadata(metadata))
         except LoadSpecError as exc:
             return Reply(400, str(exc))
 
+    def _hey(self, canary: str, command: str) -> Reply:
+        """Flagger's usual `hey` load, run by the built-in generator since hey is not installed."""
+        try:
+            reply = self._start_load(canary, hey_load(command))
+        except LoadSpecError as exc:
+            return Reply(400, f"hey is not installed and {exc}")
+        return Reply(reply.status, f"{reply.text} (hey is not installed: built-in load generator)")
+
+    def _start_load(self, canary: str, spec: LoadSpec) -> Reply:
         def body(stop: threading.Event, progress: dict[str, Any]) -> Outcome:
             stats = run_load(spec, stop, progress)
             return Outcome(not stop.is_set(), {"spec": spec.describe(), **stats.as_dict()})

@@ -6,6 +6,7 @@ lands: a real HTTP server counting arrivals per second.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import pytest
 
 from controller.api.canary import CanaryWebhook
 from controller.hooks import HookSubject, call_webhook, payload
+from controller.loadtester.hey import hey_load
+from controller.loadtester.load import LoadSpecError
 from tests.harness.net import free_port, wait_for_http
 from tests.harness.poll import wait_until
 from tests.harness.processes import python_module, start, stop
@@ -116,3 +119,32 @@ def test_metrics_count_finished_jobs(loadtester: str, target: Counter) -> None:
     wait_until(lambda: jobs(loadtester)[0]["state"] == "succeeded", what="the load to finish")
     text = httpx.get(loadtester + "/metrics", timeout=5).text
     assert 'sluice_loadtester_jobs_total{outcome="succeeded",type="load"} 1.0' in text
+
+
+@pytest.mark.skipif(shutil.which("hey") is not None, reason="hey is installed: the loadtester runs it")
+def test_flaggers_hey_commands_run_on_the_built_in_generator(loadtester: str, target: Counter) -> None:
+    command = f"hey -z 1s -q 10 -c 2 -m POST -H 'X-Canary: insider' -d hello {target.url}/"
+    reply = httpx.post(
+        loadtester, json={"name": "podinfo", "namespace": "test", "metadata": {"cmd": command}}
+    )
+    assert (reply.status_code, reply.text) == (
+        202,
+        "load started (hey is not installed: built-in load generator)",
+    )
+    wait_until(lambda: jobs(loadtester)[0]["state"] == "succeeded", timeout=10, what="the load to finish")
+    assert target.count() == 20
+    assert set(target.methods) == {"POST"}
+    assert {(h["X-Canary"], h["Content-Type"]) for h in target.headers} == {("insider", "text/html")}
+
+    unbounded = {"name": "podinfo", "namespace": "test", "metadata": {"cmd": f"hey -n 100 {target.url}/"}}
+    refused = httpx.post(loadtester, json=unbounded)
+    assert refused.status_code == 400 and "add -q" in refused.text
+
+
+def test_hey_flags_map_to_a_load_spec() -> None:
+    spec = hey_load("hey -n 100 -q 5 -c 4 -t 3 -host podinfo.test -A application/json http://127.0.0.1:1/x")
+    assert (spec.rate, spec.duration, spec.concurrency, spec.timeout) == (20.0, 5.0, 4, 3.0)
+    assert spec.headers == {"Host": "podinfo.test", "Accept": "application/json"}
+    assert hey_load("hey -z=2m -q=1 -c=1 -disable-keepalive http://127.0.0.1:1/").duration == 120.0
+    with pytest.raises(LoadSpecError, match="-o is not supported"):
+        hey_load("hey -z 1m -q 1 -o csv http://127.0.0.1:1/")
