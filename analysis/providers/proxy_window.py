@@ -42,12 +42,13 @@ class ProxyWindowProvider:
         return float(value)
 
     def is_online(self) -> bool:
-        """The admin port answers a window query (an unknown service's 404 counts as an answer)."""
+        """The admin port answers a window query; "unknown service" (404) is an answer too."""
+        params = {"service": "-", "backend": "-", "seconds": 1}
         try:
-            self._get("", "", 1)
-        except ProviderError:
+            response = httpx.get(f"{self.admin_url}/stats/window", params=params, timeout=self._timeout)
+        except httpx.HTTPError:
             return False
-        return True
+        return response.status_code < 500
 
     def _get(self, service: str, backend: str, seconds: int) -> dict | None:
         url = f"{self.admin_url}/stats/window"

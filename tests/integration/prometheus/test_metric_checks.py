@@ -25,6 +25,7 @@ from tests.harness.net import free_port, wait_for_http
 from tests.harness.poll import wait_until
 from tests.harness.processes import running
 from tests.harness.prometheus import PrometheusServer, running_prometheus
+from tests.unit.analysis.canaries import canary
 
 pytestmark = pytest.mark.prometheus
 
@@ -48,10 +49,9 @@ class Stack:
 
         def one(i: int) -> int:
             status = 500 if every_fifth_fails and i % 5 == 4 else 200
-            url = f"{self.app}/{service}/{backend}?status={status}&delay_ms={delay_ms}"
-            return httpx.get(url, timeout=5).status_code
+            return client.get(f"/{service}/{backend}?status={status}&delay_ms={delay_ms}").status_code
 
-        with ThreadPoolExecutor(8) as pool:
+        with httpx.Client(base_url=self.app, timeout=5) as client, ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(one, range(count)))
         assert statuses.count(500) == (count // 5 if every_fifth_fails else 0)
         total = f'sum(sluice_proxy_requests_total{{service="{service}", backend="{backend}"}})'
@@ -75,22 +75,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             yield Stack(f"http://127.0.0.1:{port}", prometheus)
 
 
-def canary(service: str, metrics: list[dict]) -> Canary:
-    return Canary.model_validate(
-        {
-            "metadata": {"name": service, "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service},
-                "service": {"port": 9898},
-                "analysis": {"interval": "10s", "threshold": 2, "stepWeight": 20, "metrics": metrics},
-            },
-        }
-    )
-
-
 def test_healthy_canary_passes(stack: Stack):
     stack.send("healthy", "healthy-canary", 60)
-    success, duration = stack.checks(canary("healthy", BUILTINS))
+    success, duration = stack.checks(canary(BUILTINS, name="healthy"))
     assert (success.outcome, success.value, success.reason) == (
         "pass",
         100.0,
@@ -102,7 +89,7 @@ def test_healthy_canary_passes(stack: Stack):
 
 def test_canary_returning_20_percent_errors_fails(stack: Stack):
     stack.send("faulty", "faulty-canary", 100, every_fifth_fails=True)
-    success, duration = stack.checks(canary("faulty", BUILTINS))
+    success, duration = stack.checks(canary(BUILTINS, name="faulty"))
     assert success.outcome == "fail"
     assert success.value == pytest.approx(80.0, abs=0.5)
     assert success.reason == f"request-success-rate {success.value:.2f}% < min 99%"
@@ -111,7 +98,7 @@ def test_canary_returning_20_percent_errors_fails(stack: Stack):
 
 def test_slow_canary_fails_request_duration(stack: Stack):
     stack.send("slow", "slow-canary", 16, delay_ms=150)
-    success, duration = stack.checks(canary("slow", BUILTINS))
+    success, duration = stack.checks(canary(BUILTINS, name="slow"))
     assert success.outcome == "pass"
     assert duration.outcome == "fail" and 150 <= duration.value <= 250
     assert duration.reason == f"request-duration {duration.value:.2f}ms > max 100ms"
@@ -119,7 +106,7 @@ def test_slow_canary_fails_request_duration(stack: Stack):
 
 def test_canary_without_traffic_is_insufficient_data_never_a_pass(stack: Stack):
     stack.send("idle", "idle-primary", 40)  # the primary is busy; the canary gets nothing
-    verdicts = stack.checks(canary("idle", BUILTINS))
+    verdicts = stack.checks(canary(BUILTINS, name="idle"))
     assert [v.outcome for v in verdicts] == ["no-data", "no-data"]
     assert (
         verdicts[0].reason
@@ -130,7 +117,7 @@ def test_canary_without_traffic_is_insufficient_data_never_a_pass(stack: Stack):
 def test_min_requests_holds_a_lightly_used_canary(stack: Stack):
     stack.send("healthy", "healthy-primary", 5)  # any traffic; the canary's own was sent by another test
     metrics = [{**BUILTINS[0], "minRequests": 100_000}]
-    (verdict,) = stack.checks(canary("healthy", metrics))
+    (verdict,) = stack.checks(canary(metrics, name="healthy"))
     assert verdict.outcome == "no-data" and "(needs 100000)" in verdict.reason
 
 
@@ -167,7 +154,9 @@ def test_example_templates_run_on_their_prometheus_and_undefined_variables_are_n
     }
     unset = {**latency, "name": "latency-unset"}
     judged, compared, broken = stack.checks(
-        canary("custom", [error_rate, {**latency, "templateVariables": {"quantile": "0.95"}}, unset]),
+        canary(
+            name="custom", metrics=[error_rate, {**latency, "templateVariables": {"quantile": "0.95"}}, unset]
+        ),
         templates=lambda name, namespace: templates.get((name, namespace)),
         template_provider=provider_for_template,
     )
@@ -185,7 +174,7 @@ def test_prometheus_down_is_a_provider_error_not_a_pass(stack: Stack):
     assert PrometheusProvider(stack.prometheus.url).is_online()
     down = PrometheusProvider(f"http://127.0.0.1:{free_port()}", timeout=2)
     assert not down.is_online()
-    verdicts = run_checks(canary("healthy", BUILTINS), builtin=down)
+    verdicts = run_checks(canary(BUILTINS, name="healthy"), builtin=down)
     assert [v.outcome for v in verdicts] == ["fail", "fail"]
     assert all("counting requests: prometheus http://127.0.0.1:" in v.reason for v in verdicts)
     assert all("unreachable: ConnectionError" in v.reason for v in verdicts)
