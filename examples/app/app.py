@@ -191,7 +191,7 @@ class App:
         """Serve one request; whether the connection stays open."""
         try:
             request = parse_head(head)
-            await read_body(request, reader)
+            await read_body(request, reader, writer)
         except BadRequest as exc:
             await self.respond(writer, None, exc.status, {"error": HTTPStatus(exc.status).phrase}, close=True)
             return False
@@ -264,8 +264,10 @@ def parse_head(head: bytes) -> Request:
     return Request(method, target, version, headers)
 
 
-async def read_body(request: Request, reader: asyncio.StreamReader) -> None:
+async def read_body(request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Read and discard the request body so the next request on the connection starts clean."""
+    if request.headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # or curl waits a second before sending the body
     if "chunked" in request.headers.get("transfer-encoding", "").lower():
         while True:
             size_line = await reader.readuntil(b"\r\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -142,3 +143,23 @@ def test_sustains_thousands_of_requests_per_second_without_dropping_keep_alive(s
     assert elapsed < 1.5, f"2000 requests took {elapsed:.2f}s"
     assert after["requests"] - before["requests"] == 2000 + 1
     assert after["connections"] - before["connections"] == 10, "a keep-alive connection was dropped"
+
+
+def test_pipelined_requests_with_chunked_body_then_http10_close(start_app: StartApp) -> None:
+    port, _ = start_app("--version", "v3")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /status/201 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\n"
+            b"GET /version HTTP/1.0\r\n\r\n"
+        )
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes after the HTTP/1.0 answer
+            received += chunk
+    first, second = received.split(b"HTTP/1.1 ")[1:]
+    assert first.startswith(b"201 ") and b"Connection: keep-alive" in first
+    assert (
+        second.startswith(b"200 ")
+        and b"Connection: close" in second
+        and second.endswith(b'{"version": "v3"}')
+    )
