@@ -46,13 +46,19 @@ class Verdict:
     query: str
     reason: str
 
+    @property
+    def unit(self) -> str:
+        """What `value`, `min` and `max` are in: "%" or "ms" for the builtins, "" otherwise."""
+        return BUILTIN_UNITS.get(self.metric, "")
+
 
 @dataclass(frozen=True)
-class _Plan:
-    """What a metric runs: its query, on which provider, and the traffic it needs first."""
+class Plan:
+    """What a metric runs: its query, the template it came from (None: the builtin provider runs it),
+    and how many canary requests the window must hold before it is judged (None: no guard)."""
 
     query: str
-    provider: MetricProvider
+    template: MetricTemplate | None
     min_requests: int | None
 
 
@@ -92,7 +98,8 @@ def check_metric(
         return Verdict(metric.name, outcome, value, low, high, query, reason)
 
     try:
-        plan = _plan(canary, metric, builtin, templates, template_provider)
+        plan = plan_metric(canary, metric, builtin.dialect, templates)
+        provider = builtin if plan.template is None else template_provider(plan.template)
     except MetricConfigError as exc:
         return verdict("fail", f"{metric.name}: {exc}")
     if plan.min_requests:
@@ -112,7 +119,7 @@ def check_metric(
                 plan.query,
             )
     try:
-        value = plan.provider.query(plan.query)
+        value = provider.query(plan.query)
     except NoValues as exc:
         return verdict("no-data", f"{metric.name}: insufficient data, {exc}", plan.query)
     except MultipleValues as exc:
@@ -158,14 +165,11 @@ def worst(verdicts: Iterable[Verdict]) -> Outcome:
     return "fail" if "fail" in outcomes else "no-data" if "no-data" in outcomes else "pass"
 
 
-def _plan(
-    canary: Canary,
-    metric: CanaryMetric,
-    builtin: MetricProvider,
-    templates: TemplateLookup,
-    template_provider: TemplateProviders,
-) -> _Plan:
-    """templateRef first, then the deprecated inline query (run as written, like Flagger), then builtins."""
+def plan_metric(canary: Canary, metric: CanaryMetric, dialect: str, templates: TemplateLookup) -> Plan:
+    """templateRef first, then the deprecated inline query (run as written, like Flagger), then builtins.
+
+    Raises MetricConfigError (missing template, undefined variable, no builtin queries for the mesh).
+    """
     if metric.template_ref is not None:
         ref = metric.template_ref
         namespace = ref.namespace or canary.metadata.namespace
@@ -174,12 +178,12 @@ def _plan(
             raise MetricConfigError(f"templateRef: MetricTemplate {namespace}/{ref.name} not found")
         source = f"MetricTemplate {namespace}/{ref.name}"
         query = render(template.spec.query, query_variables(canary, metric), source).strip()
-        return _Plan(query, template_provider(template), metric.min_requests)
+        return Plan(query, template, metric.min_requests)
     if metric.query:
-        return _Plan(metric.query, builtin, metric.min_requests)
+        return Plan(metric.query, None, metric.min_requests)
     if is_builtin(metric.name):
-        query = builtin_query(metric.name, canary, metric, builtin.dialect)
-        return _Plan(query, builtin, metric.min_requests or DEFAULT_MIN_REQUESTS)
+        query = builtin_query(metric.name, canary, metric, dialect)
+        return Plan(query, None, metric.min_requests or DEFAULT_MIN_REQUESTS)
     raise MetricConfigError(
         f"not a builtin metric ({', '.join(BUILTIN_UNITS)}) and has neither templateRef nor query"
     )

@@ -238,3 +238,11 @@ def test_inline_query_runs_as_written():
 )
 def test_worst(outcomes, overall):
     assert worst(Verdict("m", o, None, None, None, "", "") for o in outcomes) == overall
+
+
+def test_verdict_unit_follows_the_metric():
+    units = [
+        Verdict(name, "pass", 1.0, None, None, "", "").unit
+        for name in (SUCCESS["name"], DURATION["name"], "x")
+    ]
+    assert units == ["%", "ms", ""]
