@@ -116,6 +116,7 @@ class LoadStats:
     latencies: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)  # time.monotonic() clock, as `last`
     last: float = 0.0
+    max_lag: float = 0.0  # longest a request waited past its due time for a free connection
 
     def record(self, code: str | None, error: str | None, latency: float) -> None:
         if code is not None:
@@ -142,6 +143,7 @@ class LoadStats:
             "errors": dict(self.errors),
             "rate": round(done / elapsed, 2) if elapsed > 0 else 0.0,
             "latency_ms": {"p50": quantile(0.5), "p99": quantile(0.99)},
+            "max_lag_ms": round(self.max_lag * 1000, 1),
         }
 
 
@@ -157,6 +159,7 @@ async def generate(spec: LoadSpec, stop: threading.Event, stats: LoadStats) -> N
                 stats.sent += 1
                 if due > loop.time():
                     await asyncio.sleep(due - loop.time())
+                stats.max_lag = max(stats.max_lag, loop.time() - due)
                 began = time.perf_counter()
                 code, error = None, None
                 try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.harness.processes import python_module, start, stop
 from tests.integration.loadtester.conftest import jobs
 from tests.integration.loadtester.counter import Counter, counting
 
+APP = Path(__file__).resolve().parents[3] / "examples" / "app" / "app.py"
 PODINFO = HookSubject(name="podinfo", namespace="test", phase="Progressing", checksum="abc")
 
 
@@ -148,3 +150,21 @@ def test_hey_flags_map_to_a_load_spec() -> None:
     assert hey_load("hey -z=2m -q=1 -c=1 -disable-keepalive http://127.0.0.1:1/").duration == 120.0
     with pytest.raises(LoadSpecError, match="-o is not supported"):
         hey_load("hey -z 1m -q 1 -o csv http://127.0.0.1:1/")
+
+
+def test_a_target_too_slow_for_the_concurrency_shows_as_lag_not_as_a_silent_rate(
+    loadtester: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    app = start([sys.executable, str(APP), "--port", str(port), "--latency", "100ms"], tmp_path / "app.log")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/version")
+        # 2 connections x 100 ms per request = 20 req/s at most, for 40 req/s requested.
+        start_load(loadtester, url=f"http://127.0.0.1:{port}/", rate="40", duration="1s", concurrency="2")
+        wait_until(lambda: jobs(loadtester)[0]["state"] == "succeeded", timeout=10, what="the load to finish")
+    finally:
+        stop(app)
+    [job] = jobs(loadtester)
+    assert job["codes"] == {"200": 40}
+    assert job["rate"] < 25
+    assert job["max_lag_ms"] > 500
