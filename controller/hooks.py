@@ -118,7 +118,7 @@ def call_webhook(
                 retry = _retryable(status)
             except httpx.TimeoutException:
                 status, message = None, f"timed out after {timeout:g}s"
-            except httpx.InvalidURL as exc:
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 status, message = None, f"invalid URL {webhook.url!r}: {exc}"
             except httpx.HTTPError as exc:
                 status, message, retry = None, _trim(f"{type(exc).__name__}: {exc}"), True

@@ -160,3 +160,9 @@ def test_post_rollout_hooks_all_run_and_carry_mute_alert(receiver: Receiver) -> 
     ]
     results = run_hooks(hooks, "post-rollout", SUBJECT, backoff=FAST)
     assert [(r.name, r.ok, r.mute_alert) for r in results] == [("one", False, True), ("two", True, False)]
+
+
+def test_a_bad_url_fails_at_once_without_retries() -> None:
+    result = call(hook("ftp://127.0.0.1/hook", retries=3))
+    assert (result.ok, result.status, result.attempts) == (False, None, 1)
+    assert "invalid URL 'ftp://127.0.0.1/hook'" in result.message
