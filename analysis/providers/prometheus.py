@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
+from requests.adapters import Retry
 
 from analysis.errors import MetricConfigError
 from analysis.providers.base import MultipleValues, NoValues, ProviderError
