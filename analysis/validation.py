@@ -3,15 +3,19 @@
 `sluice validate` and the runtime (while a canary initializes) call this with the MetricTemplates they
 can see. It renders every query with the canary's variables without running it, so a missing template,
 an undefined variable, an unsupported provider type or a mesh without builtin queries is reported once,
-naming the metric, before any traffic moves.
+naming the metric, before any traffic moves. `offline_providers` is Flagger's availability probe while a
+canary initializes: it reports, it does not decide.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from analysis.builtin import REQUEST_COUNT, builtin_query
-from analysis.checks import TemplateLookup, plan_metric
+from analysis.checks import TemplateLookup, TemplateProviders, plan_metric
 from analysis.errors import MetricConfigError
-from analysis.providers.registry import FACTORIES
+from analysis.providers.base import MetricProvider
+from analysis.providers.registry import FACTORIES, provider_for_template
 from controller.api.canary import Canary
 
 
@@ -29,3 +33,22 @@ def metric_problems(canary: Canary, templates: TemplateLookup, dialect: str = "p
         except MetricConfigError as exc:
             problems.append(f"metrics[{index}] ({metric.name}): {exc}")
     return problems
+
+
+def offline_providers(
+    canary: Canary,
+    builtin: MetricProvider,
+    templates: TemplateLookup,
+    template_provider: TemplateProviders = provider_for_template,
+) -> list[str]:
+    """One line per provider the canary's metrics use that does not answer `is_online` now."""
+    providers: dict[str, MetricProvider] = {"builtin metrics": builtin}
+    for metric in canary.spec.get_analysis().metrics or []:
+        ref = metric.template_ref
+        template = ref and templates(ref.name, ref.namespace or canary.metadata.namespace)
+        if template is None:
+            continue
+        where = f"MetricTemplate {template.metadata.namespace}/{template.metadata.name}"
+        with contextlib.suppress(MetricConfigError):  # metric_problems reports it
+            providers[where] = template_provider(template)
+    return [f"{where}: metrics provider is offline" for where, p in providers.items() if not p.is_online()]

@@ -10,8 +10,9 @@ class FakeProvider:
 
     dialect = "promql"
 
-    def __init__(self, answers: dict[str, float | Exception]) -> None:
+    def __init__(self, answers: dict[str, float | Exception], online: bool = True) -> None:
         self.answers = answers
+        self.online = online
         self.asked: list[str] = []
 
     def query(self, text: str) -> float:
@@ -24,4 +25,4 @@ class FakeProvider:
         raise NoValues(f"no values found for query {text!r}")
 
     def is_online(self) -> bool:
-        return True
+        return self.online

@@ -1,5 +1,6 @@
-from analysis.validation import metric_problems
+from analysis.validation import metric_problems, offline_providers
 from tests.unit.analysis.canaries import canary, template
+from tests.unit.analysis.fake_provider import FakeProvider
 
 TEMPLATES = {
     ("errors", "test"): template(
@@ -45,3 +46,17 @@ def test_every_broken_metric_is_named_once():
     assert "MetricTemplate test/errors: undefined template variable 'variables.dir'" in problems[1]
     assert problems[2].endswith("templateRef: MetricTemplate shared/gone not found")
     assert problems[3].endswith("templateRef: provider.type 'datadog' is not supported")
+
+
+def test_offline_providers_are_reported():
+    metrics = [
+        {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+        {"name": "errors", "templateRef": {"name": "errors"}, "templateVariables": {"dir": "in"}},
+        {"name": "gone", "templateRef": {"name": "gone"}},
+    ]
+    up, down = FakeProvider({}), FakeProvider({}, online=False)
+    assert offline_providers(canary(metrics), up, lookup, lambda t: up) == []
+    assert offline_providers(canary(metrics), down, lookup, lambda t: down) == [
+        "builtin metrics: metrics provider is offline",
+        "MetricTemplate test/errors: metrics provider is offline",
+    ]
