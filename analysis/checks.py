@@ -177,16 +177,21 @@ def plan_metric(canary: Canary, metric: CanaryMetric, dialect: str, templates: T
         if template is None:
             raise MetricConfigError(f"templateRef: MetricTemplate {namespace}/{ref.name} not found")
         source = f"MetricTemplate {namespace}/{ref.name}"
-        query = render(template.spec.query, query_variables(canary, metric), source).strip()
-        return Plan(query, template, metric.min_requests)
+        query = render(template.spec.query, query_variables(canary, metric), source)
+        return Plan(_one_line(query), template, metric.min_requests)
     if metric.query:
         return Plan(metric.query, None, metric.min_requests)
     if is_builtin(metric.name):
         query = builtin_query(metric.name, canary, metric, dialect)
-        return Plan(query, None, metric.min_requests or DEFAULT_MIN_REQUESTS)
+        return Plan(_one_line(query), None, metric.min_requests or DEFAULT_MIN_REQUESTS)
     raise MetricConfigError(
         f"not a builtin metric ({', '.join(BUILTIN_UNITS)}) and has neither templateRef nor query"
     )
+
+
+def _one_line(query: str) -> str:
+    """Whitespace collapsed, as Flagger sends queries; status and events show the query as sent."""
+    return " ".join(query.split())
 
 
 def _request_count(provider: MetricProvider, query: str, counts: Counts) -> float | MetricQueryError:
