@@ -145,7 +145,9 @@ def judge(
     name: str, value: float, low: float | None, high: float | None, unit: str = ""
 ) -> tuple[Outcome, str]:
     """Pass when low <= value <= high (a missing bound is open), with the one-line reason."""
-    shown = f"{name} {value:.2f}{unit}"
+    # Two decimals like "91.20%", but a small rate like 0.00042 keeps its digits rather than reading 0.00.
+    number = f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.3g}"
+    shown = f"{name} {number}{unit}"
     if low is not None and value < low:
         return "fail", f"{shown} < min {low:g}{unit}"
     if high is not None and value > high:

@@ -126,6 +126,7 @@ def test_deprecated_threshold(metric, bounds):
         (5.0, "pass", "errors 5.00 within [1, 5]"),
         (0.99, "fail", "errors 0.99 < min 1"),
         (5.01, "fail", "errors 5.01 > max 5"),
+        (0.00042, "fail", "errors 0.00042 < min 1"),
     ],
 )
 def test_range_is_inclusive(value, outcome, reason):
