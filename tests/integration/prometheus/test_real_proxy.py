@@ -1,9 +1,10 @@
 """Builtin checks on what the real bundled proxy measures in front of the real demo app.
 
-Two canaries behind one `sluice proxy`: `healthy` (examples/app) and `faulty` (the app failing every fifth
-request). Judged twice: by Prometheus scraping the proxy's /metrics, and by the proxy's own windows (local
-mode). The proxy exports a status-class counter only once it is non-zero, and rate() cannot count a
-series' first sample, so each canary gets a warm-up that Prometheus scrapes before the measured traffic.
+Three canaries behind one `sluice proxy`: `healthy` (examples/app), `faulty` (the app failing every fifth
+request) and `idle` (all traffic to its primary). Judged twice: by Prometheus scraping the proxy's
+/metrics, and by the proxy's own windows (local mode). The proxy exports a status-class counter only
+once it is non-zero, and rate() cannot count a series' first sample, so each canary gets a warm-up that
+Prometheus scrapes before the measured traffic.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ pytestmark = pytest.mark.prometheus
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "examples" / "app" / "app.py"
-CANARIES = {"healthy": [], "faulty": ["--error-rate", "0.2"]}
+# service -> (demo app flags, canary weight); `idle` sends everything to its primary.
+CANARIES = {"healthy": ([], 100), "faulty": (["--error-rate", "0.2"], 100), "idle": ([], 0)}
 METRICS = [
     {"name": "request-success-rate", "interval": "1m", "thresholdRange": {"min": 99}},
     {"name": "request-duration", "interval": "1m", "thresholdRange": {"max": 500}},
@@ -45,7 +47,7 @@ class Mesh:
     prometheus: PrometheusServer
 
     def send(self, service: str, count: int) -> None:
-        """`count` requests to the canary through the proxy, then wait until Prometheus scraped them all."""
+        """`count` requests to the service through the proxy, then wait until Prometheus scraped them all."""
         before = self._scraped(service)
         with httpx.Client(base_url=f"http://127.0.0.1:{self.proxy_ports[service]}", timeout=5) as client:
             statuses = [client.get("/").status_code for _ in range(count)]
@@ -75,14 +77,14 @@ def mesh(tmp_path_factory) -> Iterator[Mesh]:
                 f"{name}-primary": {"endpoints": [f"127.0.0.1:{app_ports[name]}"]},
                 f"{name}-canary": {"endpoints": [f"127.0.0.1:{app_ports[name]}"]},
             },
-            "split": {f"{name}-primary": 0, f"{name}-canary": 100},
+            "split": {f"{name}-primary": 100 - weight, f"{name}-canary": weight},
         }
-        for name in CANARIES
+        for name, (_, weight) in CANARIES.items()
     ]
     config = work / "proxy.yaml"
     config.write_text(yaml.safe_dump({"services": services}))
     with contextlib.ExitStack() as stack:
-        for name, flags in CANARIES.items():
+        for name, (flags, _) in CANARIES.items():
             args = [sys.executable, str(APP), "--port", str(app_ports[name]), "--version", name, *flags]
             stack.enter_context(running(args, work / f"{name}.log"))
             wait_for_http(f"http://127.0.0.1:{app_ports[name]}/healthz")
@@ -123,3 +125,11 @@ def test_proxy_measured_canaries_judged_by_prometheus_and_by_proxy_windows(mesh:
     local_faulty = run_checks(canary(METRICS, name="faulty"), builtin=windows)
     assert [v.outcome for v in local_faulty] == ["fail", "pass"]
     assert local_faulty[0].reason == "request-success-rate 80.00% < min 99%"  # 22 of 110 failed
+
+    for provider in (prometheus, windows):
+        idle = run_checks(canary(METRICS, name="idle"), builtin=provider)
+        assert [v.outcome for v in idle] == ["no-data", "no-data"], [v.reason for v in idle]
+        assert (
+            idle[0].reason
+            == "request-success-rate: insufficient data, canary served 0 requests in 1m (needs 1)"
+        )
