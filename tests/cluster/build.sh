@@ -97,6 +97,7 @@ for b in "${BINARIES[@]}"; do [[ -x "$TMP/$b" ]] || { echo "cluster binaries: $b
 "$TMP/etcd" --version | head -1
 printf 'kubernetes=%s\nkwok=%s\ngo=%s\n' "$K8S_VERSION" "$KWOK_VERSION" "$(go env GOVERSION)" >"$TMP/.complete"
 
+chmod 755 "$TMP"
 rm -rf "$CACHE_DIR"  # an incomplete dir from an older script version; complete ones returned above
 mv -T "$TMP" "$CACHE_DIR"
 trap - EXIT
