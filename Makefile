@@ -26,7 +26,7 @@ lint: setup
 unit: setup
 	$(PY) -m pytest tests/unit -q
 
-test: setup system-deps lint
+test: setup system-deps lint cluster-binaries
 	$(PY) -m pytest
 
 demo: setup
@@ -34,3 +34,17 @@ demo: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
+
+# The real Kubernetes test control plane (tests/cluster): binaries built once per version into
+# ~/.cache/sluice/ (cold build: tens of minutes on 2 cores; skipped when cached).
+.PHONY: cluster-binaries
+cluster-binaries:
+	@bash tests/cluster/build.sh
+
+# Bring the test control plane up in the background for manual use; prints the kubeconfig path.
+cluster: setup cluster-binaries
+	@$(PY) -m tests.cluster up
+
+# Stop the processes `make cluster` started, by the PIDs recorded in .sluice/cluster/pids.json.
+cluster-down: setup
+	@$(PY) -m tests.cluster down
