@@ -295,14 +295,38 @@ class ControlPlane:
 
     # -- lifecycle
 
-    def start(self, timeout: float = 180.0) -> ControlPlane:
-        deadline = time.monotonic() + timeout
-        try:
-            self._start(deadline)
-        except BaseException:
-            self.stop()
-            raise
+    def start(self, timeout: float = 180.0, attempts: int = 2) -> ControlPlane:
+        """Start everything; on failure stop what started and, once, try again from scratch on new ports.
+
+        Why a retry: ports are picked free but bound later by the child, so another process on this shared
+        machine can take one in between. The failed attempt's logs stay in `logs-failed-<n>/`.
+        """
+        for attempt in range(1, attempts + 1):
+            deadline = time.monotonic() + timeout
+            try:
+                self._start(deadline)
+                return self
+            except Exception:
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self._reset(attempt)
+            except BaseException:
+                self.stop()
+                raise
         return self
+
+    def _reset(self, attempt: int) -> None:
+        if self.log_dir.exists():
+            self.log_dir.rename(self.workdir / f"logs-failed-{attempt}")
+        for path in self.workdir.iterdir():
+            if path.name.startswith("logs-failed-"):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        self.ports.clear()
 
     def _remaining(self, deadline: float) -> float:
         return max(1.0, deadline - time.monotonic())
