@@ -15,6 +15,7 @@ from controller import __version__
 # "module:attribute" of every subcommand, in the order `sluice --help` lists them.
 COMMANDS: list[str] = [
     "controller.cli.validate:validate",
+    "controller.cli.run:run",
     "controller.cli.resources:apply",
     "controller.cli.resources:get",
     "controller.cli.resources:delete",
