@@ -583,7 +583,8 @@ def install_crds(
         if isinstance(item, dict):
             documents.append(item)
             continue
-        text = Path(item).read_text() if isinstance(item, Path) or Path(str(item)).is_file() else str(item)
+        is_text = isinstance(item, str) and ("\n" in item or item.lstrip().startswith(("{", "apiVersion")))
+        text = str(item) if is_text else Path(item).read_text()
         documents.extend(doc for doc in yaml.safe_load_all(text) if doc)
     crds = [doc for doc in documents if doc.get("kind") == "CustomResourceDefinition"]
 

@@ -7,9 +7,11 @@ Why: when a platform or router test fails, these tell at once whether the cluste
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -153,9 +155,15 @@ def test_garbage_collector_removes_owned_objects(k8s_api: Any, k8s_namespace: st
     )
 
 
-def test_crd_is_created_and_served(k8s_api: Any, k8s_install_crds: Any, k8s_namespace: str) -> None:
+def test_crd_is_created_and_served(
+    k8s_api: Any, k8s_install_crds: Any, k8s_namespace: str, tmp_path: Path
+) -> None:
     assert k8s_install_crds(SMOKE_CRD) == ["widgets.smoke.test.sluice.dev"]
-    k8s_install_crds(SMOKE_CRD)  # idempotent: a second install replaces in place
+    manifest = tmp_path / "crd.yaml"
+    manifest.write_text(yaml.safe_dump(SMOKE_CRD))
+    # idempotent: installing again (from a file, or YAML text) replaces in place
+    assert k8s_install_crds(manifest) == ["widgets.smoke.test.sluice.dev"]
+    assert k8s_install_crds(manifest.read_text()) == ["widgets.smoke.test.sluice.dev"]
     custom = client.CustomObjectsApi(k8s_api)
     group, version, plural = "smoke.test.sluice.dev", "v1", "widgets"
     body = {
