@@ -276,6 +276,9 @@ class ControlPlane:
     components: list[Component] = field(default_factory=list)
     token: str = field(default_factory=lambda: secrets.token_hex(24))
     ports: dict[str, int] = field(default_factory=dict)
+    # Tests: if the Python process dies hard (SIGKILL, OOM), the kernel SIGKILLs every component too
+    # (setpriv --pdeathsig), so a killed pytest leaves no apiserver behind. Off for `make cluster`.
+    die_with_parent: bool = True
 
     @property
     def log_dir(self) -> Path:
@@ -483,7 +486,11 @@ class ControlPlane:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         log = self.log_dir / f"{name}.log"
-        proc = processes.start([str(self.binaries / name), *args], log, env=env, cwd=self.workdir)
+        argv = [str(self.binaries / name), *args]
+        setpriv = shutil.which("setpriv")
+        if self.die_with_parent and setpriv:
+            argv = [setpriv, "--pdeathsig", "KILL", *argv]  # setpriv execs: the PID stays the component's
+        proc = processes.start(argv, log, env=env, cwd=self.workdir)
         self.components.append(Component(name, proc, log))
 
     def _wait(self, what: str, condition: Callable[[], Any], deadline: float) -> None:
@@ -690,7 +697,7 @@ def up(directory: Path | None = None, nodes: int = 2) -> ControlPlane:
         raise RuntimeError(f"a cluster is already running from {directory} (make cluster-down first)")
     if directory.exists():  # a fresh cluster every time: old data, certs and logs go
         shutil.rmtree(directory)
-    plane = ControlPlane(workdir=directory, binaries=ensure_binaries(), nodes=nodes)
+    plane = ControlPlane(workdir=directory, binaries=ensure_binaries(), nodes=nodes, die_with_parent=False)
     plane.start()
     record = [
         {"name": c.name, "pid": c.proc.pid, "exe": str(plane.binaries / c.name)} for c in plane.components
