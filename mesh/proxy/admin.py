@@ -176,7 +176,7 @@ class AdminServer:
         if backend not in service.backends:
             raise HttpError(404, f"service {service_name!r} has no backend {backend!r}")
         window = self.proxy.windows.window(service.namespace, service.name, backend)
-        summary = window.summary(int(time.time()), seconds)
+        summary = window.summary(int(time.perf_counter()), seconds)  # the clock the data plane stamps with
         return _json(200, {"service": service_name, "backend": backend, "seconds": seconds, **summary})
 
 

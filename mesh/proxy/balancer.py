@@ -13,10 +13,12 @@ from mesh.proxy.upstream_pool import EndpointPool
 
 
 class Balancer:
-    __slots__ = ("endpoints", "next_index", "pick")
+    __slots__ = ("endpoints", "next_index", "only", "pick")
 
     def __init__(self, endpoints: list[EndpointPool], policy: str) -> None:
         self.endpoints = endpoints
+        # With a single endpoint there is nothing to choose (ejected or not): callers skip `pick`.
+        self.only = endpoints[0] if len(endpoints) == 1 else None
         self.next_index = 0
         self.pick = self._round_robin if policy == "round-robin" else self._least_request
 

@@ -25,6 +25,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# Request headers the proxy rewrites itself on the way upstream.
+REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-for"}
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 STATUS_LINES: dict[int, bytes] = {
@@ -47,30 +50,54 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    """Extra hop-by-hop names a sender listed in its Connection header."""
-    listed: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            listed.update(token.strip().lower() for token in value.split(b","))
-    return frozenset(listed)
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 
 
-# Request headers the proxy rewrites itself on the way upstream.
-REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-for"}
+def _listed(connection: bytes) -> frozenset[bytes]:
+    """Header names a sender listed in its Connection header beyond those always dropped."""
+    tokens = (token.strip().lower() for token in connection.split(b","))
+    return frozenset(t for t in tokens if t and t not in HOP_BY_HOP and t not in (b"close", b"keep-alive"))
 
 
-def end_to_end(
-    headers: list[tuple[bytes, bytes]], listed: frozenset[bytes], drop: frozenset[bytes] = HOP_BY_HOP
-) -> list[bytes]:
-    """`name: value\\r\\n` lines of the headers that travel past this hop."""
+def _without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:
+    return [line for line in lines if line.split(b":", 1)[0].lower() not in names]
+
+
+def request_lines(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], dict[bytes, bytes]]:
+    """The header lines that travel upstream, and every header by lower-cased name, in one pass."""
     lines = []
+    lowered = {}
     for name, value in headers:
-        lowered = name.lower()
-        if lowered in drop or (listed and lowered in listed):
+        low = name.lower()
+        lowered[low] = value
+        if low not in REQUEST_DROP:
+            lines.append(b"%s: %s\r\n" % (name, value))
+    connection = lowered.get(b"connection")
+    if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
+        listed = _listed(connection)
+        if listed:
+            lines = _without(lines, listed)
+    return lines, lowered
+
+
+def response_lines(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], bytes | None]:
+    """The header lines that travel to the client, and the upstream's Content-Length if it sent one."""
+    lines = []
+    length = connection = None
+    for name, value in headers:
+        low = name.lower()
+        if low in HOP_BY_HOP:
+            if low == b"content-length":
+                length = value
+            elif low == b"connection":
+                connection = value
             continue
         lines.append(b"%s: %s\r\n" % (name, value))
-    return lines
+    if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
+        listed = _listed(connection)
+        if listed:
+            lines = _without(lines, listed)
+    return lines, length
 
 
 def error_response(status: int, message: str, close: bool = False) -> bytes:

@@ -6,12 +6,13 @@ The proxy does not record spans (an SDK span costs more than the whole per-reque
 
 from __future__ import annotations
 
-import os
+import random
 import re
 
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HEX = re.compile(rb"^[0-9a-f]+$")
 _ZERO_TRACE = b"0" * 32
+_random_bits = random.getrandbits  # ids need uniqueness, not secrecy: a PRNG is enough and 3x cheaper
 
 
 def trace_headers(headers: dict[bytes, bytes]) -> bytes:
@@ -38,8 +39,7 @@ def trace_headers(headers: dict[bytes, bytes]) -> bytes:
             return b"traceparent: 00-%s-%s-%s\r\n" % (trace.rjust(32, b"0"), span, flags)
     if traceparent is not None or has_b3:
         return b""  # present but unusable in the other format: pass along untouched
-    ids = os.urandom(24).hex().encode()
-    trace, span = ids[:32], ids[32:]
+    trace, span = b"%032x" % _random_bits(128), b"%016x" % _random_bits(64)
     return b"traceparent: 00-%s-%s-01\r\nx-b3-traceid: %s\r\nx-b3-spanid: %s\r\nx-b3-sampled: 1\r\n" % (
         trace,
         span,

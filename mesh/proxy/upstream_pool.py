@@ -60,19 +60,6 @@ class UpstreamResponse:
         if not self.waiter.done():
             self.waiter.set_result(None)
 
-    def on_body(self, data: bytes) -> None:
-        if self.sink is not None:
-            self.sink(data)
-            return
-        self.chunks.append(data)
-        self.size += len(data)
-        if self.size > self.buffer_limit:
-            self.wake()
-
-    def on_complete(self) -> None:
-        self.complete = True
-        self.wake()
-
     def on_error(self, error: UpstreamError) -> None:
         if not self.complete:
             self.error = error
@@ -134,11 +121,19 @@ class UpstreamConnection(asyncio.Protocol):
         if response.head_only and response.status >= 200:  # type: ignore[union-attr]
             # llhttp cannot be told a response answers HEAD; finish here and use a fresh parser next time.
             self.reset_parser = True
-            self._finish()
+            self.on_message_complete()
 
     def on_body(self, data: bytes) -> None:
-        if self.response is not None:
-            self.response.on_body(data)
+        response = self.response
+        if response is None:
+            return
+        if response.sink is not None:
+            response.sink(data)
+            return
+        response.chunks.append(data)
+        response.size += len(data)
+        if response.size > response.buffer_limit:
+            response.wake()  # too big to hold: the client side starts streaming
 
     def on_message_complete(self) -> None:
         response = self.response
@@ -147,12 +142,11 @@ class UpstreamConnection(asyncio.Protocol):
         if response.status < 200:  # 1xx interim response: the real one follows
             response.headers.clear()
             return
-        self._finish()
-
-    def _finish(self) -> None:
-        response = self.response
         self.response = None
-        response.on_complete()  # type: ignore[union-attr]
+        response.complete = True
+        waiter = response.waiter
+        if not waiter.done():
+            waiter.set_result(None)
 
     def _fail(self, error: UpstreamError) -> None:
         response = self.response
@@ -212,13 +206,20 @@ class EndpointPool:
         self.ejected_until = 0.0
         self.times_ejected = 0
 
-    async def acquire(self) -> UpstreamConnection:
+    def take_idle(self) -> UpstreamConnection | None:
+        """The most recently used idle connection, without a coroutine: the common case."""
         idle = self.idle
         while idle:
             conn = idle.pop()
             if not conn.closed:
                 conn.reused = True
                 return conn
+        return None
+
+    async def acquire(self) -> UpstreamConnection:
+        conn = self.take_idle()
+        if conn is not None:
+            return conn
         if self.connections < self.max_connections:
             return await self._connect()
         if len(self.waiters) >= self.max_pending:
