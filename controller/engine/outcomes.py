@@ -11,6 +11,7 @@ from controller.api.routes import PRIMARY_ONLY, Routes
 from controller.engine.actions import PromoteToPrimary, RunHooks, ScaleCanaryFromZero, ScaleCanaryToZero
 from controller.engine.reasons import stamp
 from controller.engine.tick import Tick
+from controller.engine.weights import schedule
 
 
 def _cookie(name: str | None, revision: str | None) -> str | None:
@@ -37,6 +38,8 @@ def reset_run(t: Tick) -> None:
     s.mirrored = s.paused = False
     s.last_checks = None
     s.rollout_started_at = stamp(t.now)
+    s.total_steps = t.analysis.iterations if t.analysis.effective_strategy() != "canary" else len(
+        schedule(t.analysis))
     affinity = t.analysis.session_affinity
     s.session_affinity_cookie = _cookie(affinity.cookie_name if affinity else None, s.last_applied_spec)
 

@@ -30,6 +30,8 @@ def test_image_change_steps_weights_to_max_then_promotes_and_scales_canary_down(
         Row("Succeeded", (100, 0), "no new revision"),
     ])
     assert len(world.actions_of(PromoteToPrimary)) == 1
+    progress = [(d.status.step, d.status.total_steps) for d in world.decisions[1:5]]
+    assert progress == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert world.canary_replicas == 0
     assert world.status.last_promoted_spec == "v2"
     assert world.actions_of(RunHooks) == [RunHooks("post-rollout", "Succeeded")]
