@@ -216,6 +216,18 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         canary(metrics=[METRIC, METRIC]),
         "spec.analysis.metrics[1].name: 'request-success-rate' is already used by metrics[0]",
     ),
+    (
+        "name kubernetes would refuse",
+        {**canary(), "metadata": {"name": "Pod_Info"}},
+        "metadata.name: must be lowercase letters, digits, '-' or '.', starting and ending with a letter or "
+        "digit, at most 253 characters (got 'Pod_Info')",
+    ),
+    (
+        "namespace with a dot",
+        {**canary(), "metadata": {"name": "podinfo", "namespace": "team.a"}},
+        "metadata.namespace: must be lowercase letters, digits or '-', starting and ending with a letter or "
+        "digit, at most 63 characters (got 'team.a')",
+    ),
     ("missing metadata name", {**canary(), "metadata": {"namespace": "x"}}, "metadata.name: required"),
     ("spec is a list", {**canary(), "spec": []}, "spec: must be a mapping (got a list)"),
 ]
