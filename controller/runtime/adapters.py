@@ -18,7 +18,6 @@ from controller.notify.dispatcher import Dispatcher
 
 # analysis speaks "no-data" for a canary that saw too little traffic; the engine calls it insufficient-data.
 _OUTCOMES = {"pass": "pass", "fail": "fail", "no-data": "insufficient-data"}
-_UNITS = {"request-success-rate": "%", "request-duration": "ms"}
 
 
 def checksum(canary: Canary) -> str:
@@ -54,7 +53,7 @@ def check_runner(
                 value=v.value,
                 min=v.min,
                 max=v.max,
-                unit=_UNITS.get(v.metric, ""),
+                unit=v.unit,
                 query=v.query,
                 reason=v.reason,
             )
