@@ -1,0 +1,1 @@
+"""Jinja2 templates shipped with sluice: builtin metric queries and notification messages."""
