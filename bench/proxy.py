@@ -35,15 +35,15 @@ BIG_BYTES = 16 * 1024
 
 
 def ensure_tools() -> None:
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        if shutil.which("wrk"):
-            return
+    if (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and shutil.which("wrk"):
+        return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "nginx-light", "wrk"]
     if subprocess.run(install, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "nginx", "wrk"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "nginx", "wrk"], env=env, check=True, capture_output=True
+        )
 
 
 def nginx_binary() -> str:
@@ -149,13 +149,22 @@ def main() -> None:
         workdir.chmod(0o755)  # nginx workers run unprivileged and must read the 16 KiB file
         (workdir / "big").write_bytes(b"x" * BIG_BYTES)
         (workdir / "big").chmod(0o644)
-        backend = nginx_conf(workdir, "backend", backend_port, f"""
+        backend = nginx_conf(
+            workdir,
+            "backend",
+            backend_port,
+            f"""
     server {{
         listen 127.0.0.1:{backend_port} backlog=4096;
         location = / {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
         location = /big {{ alias {workdir}/big; }}
-    }}""")
-        reference = nginx_conf(workdir, "reference", nginx_port, f"""
+    }}""",
+        )
+        reference = nginx_conf(
+            workdir,
+            "reference",
+            nginx_port,
+            f"""
     upstream backend {{ server 127.0.0.1:{backend_port}; keepalive 128; }}
     server {{
         listen 127.0.0.1:{nginx_port} backlog=4096;
@@ -164,21 +173,40 @@ def main() -> None:
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
-    }}""")
+    }}""",
+        )
         endpoint = f"127.0.0.1:{backend_port}"
         config = {
-            "services": [{
-                "name": "bench", "port": sluice_port,
-                "backends": {"bench-primary": {"endpoints": [endpoint]}, "bench-canary": {"endpoints": [endpoint]}},
-                "split": {"bench-primary": 90, "bench-canary": 10},
-                "routes": [{"name": "testers", "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-                            "split": {"bench-canary": 100}}],
-            }]
+            "services": [
+                {
+                    "name": "bench",
+                    "port": sluice_port,
+                    "backends": {
+                        "bench-primary": {"endpoints": [endpoint]},
+                        "bench-canary": {"endpoints": [endpoint]},
+                    },
+                    "split": {"bench-primary": 90, "bench-canary": 10},
+                    "routes": [
+                        {
+                            "name": "testers",
+                            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+                            "split": {"bench-canary": 100},
+                        }
+                    ],
+                }
+            ]
         }
         config_path = workdir / "sluice.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        sluice = [sys.executable, "-m", "controller.cli.proxy", "--config", str(config_path),
-                  "--admin-port", str(admin_port)]
+        sluice = [
+            sys.executable,
+            "-m",
+            "controller.cli.proxy",
+            "--config",
+            str(config_path),
+            "--admin-port",
+            str(admin_port),
+        ]
         with (
             process([nginx_binary(), "-c", str(backend), "-p", str(workdir)], workdir / "backend.log"),
             process([nginx_binary(), "-c", str(reference), "-p", str(workdir)], workdir / "reference.log"),
@@ -199,9 +227,14 @@ def main() -> None:
             header_run = wrk(f"http://127.0.0.1:{sluice_port}/", 50, options.seconds, "x-canary: insider")
             print(f"sluice_c50_header_route_rps={header_run['rps']:.1f}")
             rss = rss_mb(sluice_proc.pid)
-            metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
-            scraped = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                          if line.startswith("sluice_proxy_requests_total{"))
+            metrics = (
+                urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
+            )
+            scraped = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("sluice_proxy_requests_total{")
+            )
             print(f"sluice_requests_counted={scraped:.0f}")
     print(f"rps_ratio_vs_nginx_16k={results['sluice_c50_16k']['rps'] / results['nginx_c50_16k']['rps']:.3f}")
     print(f"rps_ratio_vs_nginx={results['sluice_c50']['rps'] / results['nginx_c50']['rps']:.3f}")

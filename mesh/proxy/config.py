@@ -93,7 +93,7 @@ class Match(Strict):
 class Retries(Strict):
     attempts: Annotated[int, Field(ge=0, le=10)] = 0
     per_try_timeout: Seconds | None = None
-    on: list[Literal["connect-failure", "reset", "5xx", "gateway-error"]] = [
+    retry_on: list[Literal["connect-failure", "reset", "5xx", "gateway-error"]] = [
         "connect-failure",
         "reset",
         "5xx",

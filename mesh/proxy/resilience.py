@@ -35,7 +35,7 @@ class RoutePolicy:
             timeout=float(config.timeout) or None,
             per_try_timeout=float(config.retries.per_try_timeout or 0) or None,
             attempts=1 + config.retries.attempts,
-            retry_on=frozenset(config.retries.on),
+            retry_on=frozenset(config.retries.retry_on),
             non_idempotent=config.retries.non_idempotent,
             abort_percent=fault.abort.percent if fault and fault.abort else 0.0,
             abort_status=fault.abort.status if fault and fault.abort else 503,

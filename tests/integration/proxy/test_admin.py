@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -164,3 +165,45 @@ def test_the_command_refuses_a_bad_config_file_with_one_clear_line(tmp_path):
     )
     assert done.returncode != 0
     assert "services.0.port" in done.stderr and "65535" in done.stderr
+
+
+def test_a_config_change_never_fails_a_request_in_flight(upstream, proxy):
+    primary, canary = upstream("primary"), upstream("canary")
+    running = proxy({"services": [canary_service(primary, canary)]})
+    outcome: list[int] = []
+    slow = threading.Thread(
+        target=lambda: outcome.append(Client(running.port).request(path="/?delay=1").status)
+    )
+    slow.start()
+    wait_until(
+        lambda: (
+            "sluice_proxy_requests_in_flight" in running.admin.metrics()
+            and 'service="podinfo"} 1' in running.admin.metrics()
+        ),
+        timeout=5,
+        what="the slow request in flight",
+    )
+    running.admin.set_weights("podinfo", 0, 100)
+    config = running.admin.get_config()
+    config["services"][0]["backends"]["podinfo-primary"]["endpoints"] = [canary]
+    running.admin.put_config(config)
+    slow.join(timeout=10)
+    assert outcome == [200]
+
+
+def test_access_log_writes_one_json_line_per_request(upstream, proxy, tmp_path):
+    log = tmp_path / "access.jsonl"
+    service = canary_service(upstream("primary"), upstream("canary"))
+    running = proxy({"services": [service], "access_log": {"enabled": True, "path": str(log)}})
+    client = running.client()
+    for _ in range(3):
+        client.request(path="/hello?x=1")
+
+    def logged() -> list[dict]:
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [json.loads(line) for line in lines] if len(lines) == 3 else []
+
+    records = wait_until(logged, timeout=5, what="three access log lines")
+    assert {(r["service"], r["route"], r["backend"], r["path"], r["status"]) for r in records} == {
+        ("podinfo", "default", "podinfo-primary", "/hello?x=1", 200)
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mesh.proxy.config import ConfigError, load_config, parse_config
@@ -83,8 +85,8 @@ def test_a_full_config_parses_with_durations_in_seconds():
             "less than or equal to 100",
         ),
         (
-            {"resilience": {"retries": {"on": ["always"]}}},
-            "services.0.resilience.retries.on.0",
+            {"resilience": {"retries": {"retry_on": ["always"]}}},
+            "services.0.resilience.retries.retry_on.0",
             "connect-failure",
         ),
         ({"colour": "blue"}, "services.0.colour", "Extra inputs"),
@@ -114,3 +116,10 @@ def test_load_config_reads_yaml_and_reports_syntax_errors(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="expected a mapping"):
         parse_config([1, 2])
+
+
+def test_the_shipped_example_is_valid():
+    example = Path(__file__).parents[3] / "examples" / "proxy" / "podinfo.yaml"
+    config = load_config(example)
+    assert [s.name for s in config.services] == ["podinfo"]
+    assert set(config.services[0].backends) == {"podinfo-primary", "podinfo-canary"}

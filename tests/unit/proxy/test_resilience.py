@@ -12,7 +12,7 @@ from mesh.proxy.upstream_pool import EndpointPool
 
 def test_retries_only_for_idempotent_methods_and_listed_conditions():
     policy = RoutePolicy.from_config(
-        RouteResilience.model_validate({"retries": {"attempts": 2, "on": ["5xx"]}})
+        RouteResilience.model_validate({"retries": {"attempts": 2, "retry_on": ["5xx"]}})
     )
     assert policy.attempts == 3
     assert policy.may_retry("GET", 1, "5xx") and policy.may_retry("GET", 2, "gateway-error")
