@@ -11,7 +11,6 @@ code and tests may build partial specs and lean on the defaults.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,9 +18,18 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from controller.api.base import API_VERSION, Model
 from controller.api.durations import Duration, parse_duration
+from controller.api.matches import HTTPMatchRequest as HTTPMatchRequest  # re-exported for the routers
+from controller.api.matches import StringMatch as StringMatch  # re-exported for the routers
 from controller.api.meta import ObjectMeta
 from controller.api.problems import Path, raise_if_any
 from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight, between
+from controller.api.references import (
+    TARGET_KINDS,
+    AutoscalerReference,
+    CrossNamespaceObjectReference,
+    LocalObjectReference,
+    one_of,
+)
 from controller.api.status import CanaryStatus
 
 Strategy = Literal["canary", "ab", "bluegreen"]
@@ -38,85 +46,6 @@ HookType = Literal[
 GATE_HOOKS: tuple[HookType, ...] = ("confirm-rollout", "confirm-traffic-increase", "confirm-promotion")
 Severity = Literal["info", "warn", "error"]
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
-TARGET_KINDS = ("Deployment", "DaemonSet", "Service", "Workload")
-AUTOSCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject")
-
-
-def _one_of(value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"must be one of {', '.join(allowed)} (got {value!r})")
-    return value
-
-
-class LocalObjectReference(Model):
-    api_version: str | None = None
-    kind: str | None = None
-    name: str
-
-
-class CrossNamespaceObjectReference(Model):
-    api_version: str | None = None
-    kind: str | None = None
-    name: str
-    namespace: str | None = None
-
-
-class ScalerReplicas(Model):
-    min_replicas: Positive | None = None
-    max_replicas: Positive | None = None
-
-
-class AutoscalerReference(Model):
-    api_version: str | None = None
-    kind: str
-    name: str
-    primary_scaler_queries: dict[str, str] | None = None
-    primary_scaler_replicas: ScalerReplicas | None = None
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, kind: str) -> str:
-        return _one_of(kind, AUTOSCALER_KINDS)
-
-
-class StringMatch(Model):
-    """Exactly one of the four; `regex` must compile (the bundled proxy matches with Python's `re`)."""
-
-    exact: str | None = None
-    prefix: str | None = None
-    suffix: str | None = None
-    regex: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> StringMatch:
-        given = [name for name in ("exact", "prefix", "suffix", "regex") if getattr(self, name) is not None]
-        if len(given) != 1:
-            got = f" (got {' and '.join(given)})" if given else ""
-            raise ValueError(f"set exactly one of exact, prefix, suffix, regex{got}")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as error:
-                raise_if_any([(("regex",), f"not a valid regular expression: {error}")])
-        return self
-
-
-class HTTPMatchRequest(Model):
-    """One A/B match (Istio HTTPMatchRequest subset). Several entries are OR-ed; fields in one are AND-ed."""
-
-    name: str | None = None
-    uri: StringMatch | None = None
-    scheme: StringMatch | None = None
-    method: StringMatch | None = None
-    authority: StringMatch | None = None
-    headers: dict[str, StringMatch] | None = None
-    query_params: dict[str, StringMatch] | None = None
-    port: Port | None = None
-    source_labels: dict[str, str] | None = None
-    source_namespace: str | None = None
-    gateways: list[str] | None = None
-    ignore_uri_case: bool | None = None
-    without_headers: dict[str, StringMatch] | None = None
 
 
 class SessionAffinity(Model):
@@ -388,7 +317,7 @@ class CanarySpec(Model):
     def _known_target_kind(cls, ref: LocalObjectReference) -> LocalObjectReference:
         if ref.kind is not None:
             try:
-                _one_of(ref.kind, TARGET_KINDS)
+                one_of(ref.kind, TARGET_KINDS)
             except ValueError as error:
                 raise_if_any([(("kind",), str(error))])
         return ref
