@@ -1,6 +1,7 @@
 """Manual commands as first-class inputs (Flagger had none: its issues #724, #1467, #413).
 
-- promote: skip the rest of the analysis and promote (Waiting, Progressing, WaitingPromotion).
+- promote: skip the rest of the analysis and promote (Waiting, Progressing, WaitingPromotion), or
+  promote the target's revision from Failed (the way out when a failed promotion left the primary down).
 - abort: roll back now (same phases).
 - pause: hold at the current weight, run no checks, count no deadline (same phases); resume: go on.
 - retry: start a Failed rollout again for the same revision (through the confirm-rollout gates).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from controller.engine.outcomes import promote, roll_back
 from controller.engine.phases import begin
+from controller.engine.reasons import short_revision
 from controller.engine.tick import Tick
 from controller.engine.transitions import GATED
 
@@ -35,11 +37,11 @@ def handle_command(t: Tick) -> bool:
     if command.kind == "abort" and phase in GATED:
         roll_back(t, f"aborted{by}")
         return True
-    if command.kind == "promote" and phase in GATED:
+    if command.kind == "promote" and (phase in GATED or phase == "Failed"):
         promote(t, f"promoted{by}, skipping the rest of the analysis")
         return True
     if command.kind == "retry" and phase == "Failed":
-        begin(t, f"retry{by} of revision {(t.observations.revision.spec_hash or '')[:10]}")
+        begin(t, f"retry{by} of revision {short_revision(t.observations.revision.spec_hash)}")
         return True
     t.note(f"ignored {command.kind}: not applicable in phase {phase or 'new'}"
            + (" (paused)" if t.status.paused else ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from controller.api.routes import PRIMARY_ONLY, Routes
 from controller.engine.actions import PromoteToPrimary, RunHooks, ScaleCanaryFromZero, ScaleCanaryToZero
-from controller.engine.reasons import stamp
+from controller.engine.reasons import short_revision, stamp
 from controller.engine.tick import Tick
 from controller.engine.weights import schedule
 
@@ -47,6 +47,9 @@ def reset_run(t: Tick) -> None:
 def start_run(t: Tick, why: str) -> None:
     record_revision(t)
     reset_run(t)
+    if t.live != PRIMARY_ONLY:
+        # Left over from a failed promotion (0/100): the new revision must not inherit the traffic.
+        t.set_routes(PRIMARY_ONLY)
     t.move("rollout-confirmed")
     t.act(ScaleCanaryFromZero())
     t.alert("info", f"New revision detected, progressing canary analysis of {t.name}")
@@ -62,8 +65,8 @@ def restart_run(t: Tick) -> None:
     t.set_routes(PRIMARY_ONLY)
     t.move("new-revision")
     t.event(f"New revision detected! Restarting analysis for {t.target}.{t.canary.metadata.namespace}")
-    t.say(f"new revision {_short(t.status.last_applied_spec)} (was {_short(old)}); routes back to 100/0, "
-          "analysis restarted")
+    new = short_revision(t.status.last_applied_spec)
+    t.say(f"new revision {new} (was {short_revision(old)}); routes back to 100/0, analysis restarted")
 
 
 def promote(t: Tick, why: str) -> None:
@@ -117,7 +120,3 @@ def fail_promotion(t: Tick, why: str) -> None:
     t.event(f"Promotion failed for {t.name}: {why}; routing all traffic to the canary", warning=True)
     t.act(RunHooks("post-rollout", t.status.phase))
     t.say(f"promotion failed: {why}; all traffic on the canary, which keeps its replicas")
-
-
-def _short(revision: str | None) -> str:
-    return (revision or "none")[:10]

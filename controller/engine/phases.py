@@ -21,14 +21,11 @@ from controller.engine.outcomes import (
     succeed,
 )
 from controller.engine.readiness import not_ready
+from controller.engine.reasons import short_revision
 from controller.engine.revisions import differs_from_applied, is_new_revision
 from controller.engine.strategies import STRATEGIES
 from controller.engine.tick import Tick
 from controller.engine.weights import promotion_step_down
-
-
-def _short(revision: str | None) -> str:
-    return (revision or "none")[:10]
 
 
 def initializing(t: Tick) -> None:
@@ -55,7 +52,16 @@ def initializing(t: Tick) -> None:
 
 
 def begin(t: Tick, why: str) -> None:
-    """A run may start: through the confirm-rollout gates, into Progressing or Waiting."""
+    """A run may start: through the confirm-rollout gates, into Progressing or Waiting.
+
+    Not while the primary is down (after a failed promotion): a run needs a primary to fall back on.
+    `sluice promote` is the way out then: it promotes the new revision straight to the primary.
+    """
+    primary = t.observations.primary
+    if primary.state != "ready":
+        detail = f" ({primary.reason})" if primary.reason else ""
+        t.say(f"{why} waits: the primary is {primary.state}{detail}; `sluice promote` promotes it directly")
+        return
     gate = closed_gate(t, "confirm-rollout")
     if gate is None:
         start_run(t, why)
@@ -75,13 +81,14 @@ def begin(t: Tick, why: str) -> None:
 def idle(t: Tick) -> None:
     """Initialized, Succeeded, Failed: start a run when the target has a new revision."""
     revision = t.observations.revision
+    seen = short_revision(revision.spec_hash)
     if is_new_revision(t.status, revision):
-        begin(t, f"new revision {_short(revision.spec_hash)}")
+        begin(t, f"new revision {seen}")
     elif revision.spec_hash != t.status.last_applied_spec:
         record_revision(t)
-        t.say(f"target reverted to the primary's revision {_short(revision.spec_hash)}; nothing to roll out")
+        t.say(f"target reverted to the primary's revision {seen}; nothing to roll out")
     else:
-        t.say(f"{t.status.phase}; no new revision (target at {_short(revision.spec_hash)})")
+        t.say(f"{t.status.phase}; no new revision (target at {seen})")
 
 
 def _rollback_requested(t: Tick) -> str | None:
@@ -95,7 +102,7 @@ def waiting(t: Tick) -> None:
     if why:
         roll_back(t, why)
         return
-    begin(t, f"new revision {_short(t.observations.revision.spec_hash)}")
+    begin(t, f"new revision {short_revision(t.observations.revision.spec_hash)}")
 
 
 def analysing(t: Tick) -> None:

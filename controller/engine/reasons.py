@@ -21,6 +21,11 @@ def clock(text: str) -> str:
     return parse_stamp(text).astimezone(UTC).strftime("%H:%M:%S")
 
 
+def short_revision(revision: str | None) -> str:
+    """Enough of a revision hash to tell revisions apart in a one-line reason."""
+    return (revision or "none")[:10]
+
+
 def _number(value: float, unit: str) -> str:
     return f"{value:g}{unit}"
 

@@ -43,7 +43,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                "skipAnalysis: promote at once once the canary is ready"),
     Transition(frozenset({"Progressing"}), "promotion-not-confirmed", "WaitingPromotion",
                "max weight or iterations reached, a confirm-promotion gate says no"),
-    Transition(GATED, "promotion-started", "Promoting",
+    Transition(GATED | {"Failed"}, "promotion-started", "Promoting",
                "analysis done and gates pass, or manual promote: copy the canary spec to the primary"),
     Transition(frozenset({"Promoting"}), "traffic-on-primary", "Finalising",
                "promoted primary ready and all traffic back on it"),

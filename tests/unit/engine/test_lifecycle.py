@@ -11,6 +11,8 @@ from tests.unit.engine.world import (
     WAITING,
     Row,
     World,
+    both,
+    command,
     drive,
     initialized,
     make_canary,
@@ -142,6 +144,32 @@ def test_primary_broken_while_promoting_sends_traffic_to_the_healthy_canary() ->
     assert world.canary_replicas > 0
     assert Alert("error", "Promotion failed for podinfo.test: primary failed: ImagePullBackOff; all traffic "
                  "sent to the canary") in world.actions_of(Alert)
+
+
+def test_after_a_failed_promotion_a_new_revision_waits_for_the_primary_or_a_manual_promote() -> None:
+    world = initialized(make_canary(STEPS))
+    set_revision("v2")(world)
+    world.ticks_until(lambda w: w.phase == "Promoting")
+    drive(world, [
+        Row("Failed", (0, 100), "promotion failed", then=set_primary(BROKEN)),
+        Row("Failed", (0, 100), "new revision v3 waits: the primary is failed (ImagePullBackOff); "
+            "`sluice promote` promotes it directly", then=set_revision("v3")),
+        Row("Promoting", (0, 100), "promoted by alice", then=both(command("promote"), set_primary(WAITING))),
+        Row("Promoting", (0, 100), "waiting for the primary"),
+        Row("Finalising", (100, 0), then=set_primary(READY)),
+        Row("Succeeded", (100, 0)),
+    ])
+    assert world.status.last_promoted_spec == "v3"
+
+
+def test_a_new_run_after_a_failed_promotion_starts_from_the_primary_once_it_is_back() -> None:
+    world = initialized(make_canary(STEPS))
+    set_revision("v2")(world)
+    world.ticks_until(lambda w: w.phase == "Promoting")
+    drive(world, [
+        Row("Failed", (0, 100), "promotion failed", then=set_primary(BROKEN)),
+        Row("Progressing", (100, 0), "new revision v3", then=both(set_revision("v3"), set_primary(READY))),
+    ])
 
 
 def test_primary_that_breaks_after_traffic_went_back_to_it_fails_in_finalising() -> None:

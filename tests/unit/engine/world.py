@@ -217,3 +217,11 @@ def set_canary(readiness: Readiness) -> Callable[[World], None]:
 
 def delete(world: World) -> None:
     world.deleting = True
+
+
+def both(*changes: Callable[[World], None]) -> Callable[[World], None]:
+    def change(world: World) -> None:
+        for one in changes:
+            one(world)
+
+    return change
