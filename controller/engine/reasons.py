@@ -31,21 +31,22 @@ def _number(value: float, unit: str) -> str:
 
 
 def metric_failure(verdict: MetricVerdict) -> str:
-    """`request-success-rate 91.2% is below min 99%`, or the provider's reason when there is no value."""
-    if verdict.value is not None:
-        if verdict.min is not None and verdict.value < verdict.min:
-            bound = f"is below min {_number(verdict.min, verdict.unit)}"
-        elif verdict.max is not None and verdict.value > verdict.max:
-            bound = f"is above max {_number(verdict.max, verdict.unit)}"
-        else:
-            bound = f"failed ({verdict.reason})" if verdict.reason else "failed"
-        return f"{verdict.name} {_number(verdict.value, verdict.unit)} {bound}"
-    return f"{verdict.name} failed: {verdict.reason or 'no value'}"
+    """The analysis package's own one-line reason; else `request-success-rate 91.2% is below min 99%`."""
+    if verdict.reason:
+        return verdict.reason
+    if verdict.value is None:
+        return f"{verdict.name} failed: no value"
+    if verdict.min is not None and verdict.value < verdict.min:
+        bound = f"is below min {_number(verdict.min, verdict.unit)}"
+    elif verdict.max is not None and verdict.value > verdict.max:
+        bound = f"is above max {_number(verdict.max, verdict.unit)}"
+    else:
+        bound = "failed"
+    return f"{verdict.name} {_number(verdict.value, verdict.unit)} {bound}"
 
 
 def insufficient_data(verdict: MetricVerdict) -> str:
-    detail = f" ({verdict.reason})" if verdict.reason else ""
-    return f"{verdict.name}: too little canary traffic to judge{detail}"
+    return verdict.reason or f"{verdict.name}: too little canary traffic to judge"
 
 
 def hook_failure(result: HookResult) -> str:

@@ -44,7 +44,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(frozenset({"Progressing"}), "promotion-not-confirmed", "WaitingPromotion",
                "max weight or iterations reached, a confirm-promotion gate says no"),
     Transition(GATED | {"Failed"}, "promotion-started", "Promoting",
-               "analysis done and gates pass, or manual promote: copy the canary spec to the primary"),
+               "analysis done and gates pass, or `sluice promote`: copy the canary spec to the primary"),
     Transition(frozenset({"Promoting"}), "traffic-on-primary", "Finalising",
                "promoted primary ready and all traffic back on it"),
     Transition(FINISHING, "promotion-failed", "Failed",

@@ -6,6 +6,7 @@ from controller.engine import PromoteToPrimary, RunHooks, ScaleCanaryToZero, Set
 from tests.unit.engine.world import (
     LOW_SUCCESS,
     PASS,
+    SLOW,
     Row,
     answer,
     drive,
@@ -93,6 +94,17 @@ def test_failing_success_rate_rolls_back_at_the_threshold_naming_value_and_range
     assert world.status.last_promoted_spec == "v1"
     assert world.status.last_checks is not None and world.status.last_checks[0].value == 91.2
     assert [a for a in world.decisions[-2].actions if isinstance(a, ScaleCanaryToZero)]
+
+
+def test_the_analysis_packages_own_reason_is_used_when_it_gives_one() -> None:
+    world = initialized(make_canary({"stepWeight": 10, "maxWeight": 50}))
+    drive(world, [
+        Row("Progressing", then=set_revision("v2")),
+        Row("Progressing", (90, 10)),
+        Row("Progressing", (90, 10), "request-duration 730.00ms > max 500ms (failed checks 1/5)",
+            then=set_metrics(PASS, SLOW)),
+    ])
+    assert [c.outcome for c in world.status.last_checks or []] == ["pass", "fail"]
 
 
 def test_a_check_that_recovers_keeps_counting_failures_already_made() -> None:

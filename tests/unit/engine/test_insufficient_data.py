@@ -22,8 +22,8 @@ def test_a_starved_canary_waits_without_failing_and_goes_on_when_traffic_comes()
     drive(world, [
         Row("Progressing", then=set_revision("v2")),
         Row("Progressing", (90, 10)),
-        Row("Progressing", (90, 10), "request-success-rate: too little canary traffic to judge (canary saw 3 "
-            "requests, needs 20); waiting since 12:03:00 (1 tick(s), no failed check counted)",
+        Row("Progressing", (90, 10), "request-success-rate: insufficient data, canary served 3 requests "
+            "in 1m (needs 20); waiting since 12:03:00 (1 tick(s), no failed check counted)",
             then=set_metrics(FEW_REQUESTS)),
         Row("Progressing", (90, 10), "waiting since 12:03:00 (2 tick(s)"),
         Row("Progressing", (80, 20), "advance canary weight 10 -> 20", then=set_metrics(PASS)),
@@ -37,11 +37,11 @@ def test_a_canary_starved_past_the_progress_deadline_fails_with_that_reason() ->
     drive(world, [
         Row("Progressing", then=set_revision("v2")),
         Row("Progressing", (90, 10)),
-        Row("Progressing", (90, 10), "too little canary traffic", then=set_metrics(FEW_REQUESTS)),
+        Row("Progressing", (90, 10), "insufficient data", then=set_metrics(FEW_REQUESTS)),
         Row("Progressing", (90, 10)),
         Row("Progressing", (90, 10)),
-        Row("Failed", (100, 0), "rolled back: request-success-rate: too little canary traffic to judge "
-            "(canary saw 3 requests, needs 20) for 180s (progressDeadlineSeconds)"),
+        Row("Failed", (100, 0), "rolled back: request-success-rate: insufficient data, canary served 3 "
+            "requests in 1m (needs 20) for 180s (progressDeadlineSeconds)"),
     ])
     checks = world.status.last_checks
     assert checks is not None and checks[0].outcome == "insufficient-data"

@@ -39,7 +39,10 @@ BROKEN = Readiness("failed", "ImagePullBackOff")
 PASS = MetricVerdict("request-success-rate", "pass", value=99.9, min=99, unit="%")
 LOW_SUCCESS = MetricVerdict("request-success-rate", "fail", value=91.2, min=99, unit="%")
 FEW_REQUESTS = MetricVerdict(
-    "request-success-rate", "insufficient-data", reason="canary saw 3 requests, needs 20")
+    "request-success-rate", "insufficient-data",
+    reason="request-success-rate: insufficient data, canary served 3 requests in 1m (needs 20)")
+SLOW = MetricVerdict("request-duration", "fail", value=730, max=500, unit="ms",
+                     reason="request-duration 730.00ms > max 500ms")
 
 
 def make_canary(analysis: dict[str, Any], **spec: Any) -> Canary:
