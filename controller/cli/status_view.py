@@ -57,7 +57,9 @@ def short(revision: str | None) -> str:
 
 
 def duration(seconds: float) -> str:
-    """`45s`, `1m20s`, `2h5m`: finer than `age()`, for how long a run took and has left."""
+    """`300ms`, `45s`, `1m20s`, `2h5m`: finer than `age()`, for how long a run took and has left."""
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     total = max(round(seconds), 0)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
