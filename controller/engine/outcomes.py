@@ -82,7 +82,7 @@ def succeed(t: Tick, trigger: str, why: str) -> None:
     t.act(ScaleCanaryToZero())
     t.move(trigger)
     t.status.last_promoted_spec = t.status.last_applied_spec
-    t.status.iterations = t.status.step = 0
+    t.status.iterations = 0
     affinity = t.analysis.session_affinity
     t.status.primary_session_affinity_cookie = _cookie(
         affinity.primary_cookie_name if affinity else None, t.status.last_promoted_spec)
@@ -103,7 +103,7 @@ def roll_back(t: Tick, why: str) -> None:
     t.set_routes(PRIMARY_ONLY)
     t.act(ScaleCanaryToZero())
     t.move("rollback")
-    t.status.iterations = t.status.step = 0
+    t.status.iterations = 0
     t.status.paused = False
     _retire_cookie(t)
     t.alert("error", f"Canary analysis failed for {t.name}: {why}")

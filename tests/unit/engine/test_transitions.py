@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -32,3 +33,9 @@ def test_moves_the_table_does_not_list_are_refused() -> None:
         next_phase("Succeeded", "rollback")
     with pytest.raises(IllegalTransition):
         next_phase("Terminated", "deleted")
+
+
+def test_docs_list_every_transition() -> None:
+    docs = (Path(__file__).parents[3] / "docs" / "engine.md").read_text()
+    for row in TRANSITIONS:
+        assert f"| `{row.trigger}` | {row.target} | {row.meaning} |" in docs, row.trigger
