@@ -22,7 +22,7 @@ from controller.engine.outcomes import (
 )
 from controller.engine.readiness import not_ready
 from controller.engine.reasons import short_revision
-from controller.engine.revisions import differs_from_applied, is_new_revision
+from controller.engine.revisions import configs_changed, differs_from_applied, is_new_revision
 from controller.engine.strategies import STRATEGIES
 from controller.engine.tick import Tick
 from controller.engine.weights import promotion_step_down
@@ -102,7 +102,14 @@ def waiting(t: Tick) -> None:
     if why:
         roll_back(t, why)
         return
-    begin(t, f"new revision {short_revision(t.observations.revision.spec_hash)}")
+    revision = t.observations.revision
+    if revision.spec_hash == t.status.last_promoted_spec and not configs_changed(t.status, revision):
+        record_revision(t)
+        t.move("revision-withdrawn")
+        t.say(f"target went back to the primary's revision {short_revision(revision.spec_hash)} while "
+              "waiting; nothing to roll out")
+        return
+    begin(t, f"new revision {short_revision(revision.spec_hash)}")
 
 
 def analysing(t: Tick) -> None:

@@ -36,6 +36,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(IDLE | {"Waiting"}, "rollout-confirmed", "Progressing",
                "new revision (or retry) and confirm-rollout gates pass: scale the canary up"),
     Transition(IDLE, "rollout-not-confirmed", "Waiting", "new revision, a confirm-rollout gate says no"),
+    Transition(frozenset({"Waiting"}), "revision-withdrawn", "Initialized",
+               "while waiting, the target went back to the primary's revision: nothing to roll out"),
     Transition(ANALYSING, "new-revision", "Progressing", "target changed mid-run: 100/0, counters reset"),
     Transition(GATED, "rollback", "Failed",
                "failed-checks threshold, rollback hook, deadline, gate timeout, abort: 100/0, scale to 0"),

@@ -25,6 +25,17 @@ def test_confirm_rollout_keeps_the_new_revision_waiting_with_one_warning_then_st
     assert world.status.waiting_for is None
 
 
+def test_setting_the_target_back_while_waiting_ends_the_wait() -> None:
+    world = initialized(make_canary({**STEPS, "webhooks": [hook("go", "confirm-rollout")]}))
+    world.hook_answers["go"] = "closed"
+    drive(world, [
+        Row("Waiting", then=set_revision("v2")),
+        Row("Initialized", (100, 0), "target went back to the primary's revision v1 while waiting",
+            then=set_revision("v1")),
+        Row("Initialized", (100, 0), "no new revision"),
+    ])
+
+
 def test_a_muted_gate_waits_without_alerting() -> None:
     world = initialized(make_canary({**STEPS, "webhooks": [hook("go", "confirm-rollout", muteAlert=True)]}))
     world.hook_answers["go"] = "closed"
