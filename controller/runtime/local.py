@@ -27,7 +27,7 @@ from controller.ports.store import NotFound
 from controller.routers.bundled_proxy import BundledProxyRouter
 from controller.runtime.adapters import alert_sink, check_runner, hook_caller
 from controller.runtime.metrics import ControllerMetrics
-from controller.runtime.proxy_process import ensure_proxy
+from controller.runtime.proxy_process import ensure_proxy, stop_proxy
 from controller.runtime.scheduler import CanaryScheduler, JobSpec
 from controller.runtime.tick import TickRunner
 
@@ -84,11 +84,14 @@ class LocalController:
         self.queue.start()
         self.scheduler.start()
 
-    def stop(self) -> None:
-        """Stop deciding; workload processes and the proxy keep serving for the next controller."""
+    def stop(self, everything: bool = False) -> None:
+        """Stop deciding. Workload processes and the proxy keep serving for the next controller, unless
+        `everything` (the demo's clean exit): then they are stopped too."""
         self.scheduler.stop()
         self.queue.stop()
-        self.supervisor.close()
+        self.supervisor.close(stop_processes=everything)
+        if everything:
+            stop_proxy(self.state_dir)
 
     def _jobs(self) -> list[JobSpec]:
         jobs = []

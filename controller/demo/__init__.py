@@ -1,0 +1,1 @@
+"""`sluice demo`: a whole rollout on this machine, with real processes, real traffic and real analysis."""
