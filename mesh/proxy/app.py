@@ -21,6 +21,7 @@ import uvloop
 from mesh.proxy.access_log import AccessLog
 from mesh.proxy.admin import AdminServer
 from mesh.proxy.config import ConfigError, ProxyConfig, Service, split_endpoint
+from mesh.proxy.deadlines import Deadlines
 from mesh.proxy.metrics import Metrics
 from mesh.proxy.mirror import Mirror
 from mesh.proxy.server import ClientConnection
@@ -51,6 +52,7 @@ class Proxy:
         self.admin = AdminServer(self)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.mirror: Mirror = None  # type: ignore[assignment]
+        self.deadlines: Deadlines = None  # type: ignore[assignment]
         self._lock: asyncio.Lock | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self.stopped: asyncio.Event | None = None
@@ -60,6 +62,7 @@ class Proxy:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.mirror = Mirror(self.loop)
+        self.deadlines = Deadlines(self.loop)
         self._lock = asyncio.Lock()
         self.stopped = asyncio.Event()
         await self.apply(self.initial_config)
@@ -83,6 +86,7 @@ class Proxy:
             pool.retire()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        self.deadlines.close()
         if self.access_log is not None:
             self.access_log.close()
         self.stopped.set()  # type: ignore[union-attr]

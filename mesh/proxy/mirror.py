@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 
 from mesh.proxy import http1
 from mesh.proxy.balancer import Balancer
@@ -20,6 +21,11 @@ TIMEOUT_SECONDS = 5.0
 
 def _discard(_: bytes) -> None:
     return None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Mirror:
@@ -45,11 +51,12 @@ class Mirror:
         with contextlib.suppress(UpstreamError, TimeoutError, OSError):
             async with asyncio.timeout(TIMEOUT_SECONDS):
                 upstream = await endpoint.acquire()
-                response = UpstreamResponse(self.loop, method == "HEAD", 0)
+                done = self.loop.create_future()
+                response = UpstreamResponse(partial(_resolve, done), method == "HEAD", 0)
                 response.sink = _discard
                 try:
                     upstream.send(response, payload)
-                    await response.waiter
+                    await done
                 except BaseException:
                     upstream.close()
                     raise

@@ -1,11 +1,9 @@
-"""The client side of the data plane: parse requests with httptools, route them, forward, answer.
+"""The client side of the data plane: parse requests with httptools, route them, hand them to an Exchange.
 
 Why Protocols and httptools rather than Streams or aiohttp: they are 2x and 6x faster respectively on this
-path (mesh.md §4.1). Parsing happens in callbacks; each request then runs as one coroutine that picks a
-route and backend, applies faults, tries endpoints under the route's timeout and retry policy, and
-writes the response with one `transport.write` when it fits in the response buffer (64 KiB), or streams it
-with back-pressure when it does not. A response is committed to the client only once complete or too big
-to hold, which is what lets a 5xx be retried and an upstream dying mid-response become a clean 502.
+path (mesh.md §4.1). A request without a body is dispatched when it has been read whole, one with a body
+as soon as its head is in, so the body streams upstream as it arrives. Requests pipelined by a client
+queue behind the one in flight; responses go back in order.
 """
 
 from __future__ import annotations
@@ -19,19 +17,14 @@ from typing import TYPE_CHECKING
 import httptools
 
 from mesh.proxy import http1
-from mesh.proxy.resilience import RoutePolicy, status_failure
+from mesh.proxy.exchange import BUFFER_LIMIT, Exchange
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
-from mesh.proxy.tracing import trace_headers
-from mesh.proxy.upstream_pool import EndpointPool, UpstreamConnection, UpstreamError, UpstreamResponse
+from mesh.proxy.upstream_pool import UpstreamConnection
 
 if TYPE_CHECKING:
     from mesh.proxy.app import Proxy
 
-# Request bodies up to this size are kept for retries and mirroring; responses up to it are held whole.
-BUFFER_LIMIT = 64 * 1024
-
-_FAILURE_STATUS = {"connect-failure": 502, "reset": 502, "protocol": 502, "overflow": 503, "timeout": 504}
 _perf = time.perf_counter
 
 
@@ -115,9 +108,7 @@ class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "client_ip",
         "closing",
-        "current",
-        "downstream_paused",
-        "expired",
+        "exchange",
         "listener",
         "parser",
         "proxy",
@@ -125,7 +116,6 @@ class ClientConnection(asyncio.Protocol):
         "request",
         "running",
         "streaming_from",
-        "task",
         "transport",
     )
 
@@ -134,15 +124,13 @@ class ClientConnection(asyncio.Protocol):
         self.listener = listener
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
-        self.request: ClientRequest | None = None
+        self.request: ClientRequest | None = None  # the one being parsed
         self.queue: deque[ClientRequest] = deque()
         self.running = False
+        self.exchange: Exchange | None = None
         self.closing = False
         self.client_ip = ""
         self.streaming_from: UpstreamConnection | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.current: UpstreamResponse | None = None  # what the request in hand waits for
-        self.expired = False
 
     # --- transport events -------------------------------------------------------------------------
 
@@ -184,8 +172,16 @@ class ClientConnection(asyncio.Protocol):
             request.answered = True
         self.closing = True
         self.transport.close()
-        if self.task is not None:
-            self.task.cancel()  # its request is broken (e.g. a bad chunk): stop forwarding it
+        if self.exchange is not None:
+            self.exchange.drop(400)  # its request is broken (e.g. a bad chunk): stop forwarding it
+
+    def close_after_answer(self) -> None:
+        self.closing = True
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        self.transport.abort()
 
     # --- parser callbacks --------------------------------------------------------------------------
 
@@ -208,32 +204,40 @@ class ClientConnection(asyncio.Protocol):
         request.lowered = lowered  # type: ignore[union-attr]
         if b"transfer-encoding" in lowered:
             request.chunked = True  # type: ignore[union-attr]
+        elif lowered.get(b"content-length", b"0") in (b"0", b""):
+            return  # no body: dispatch once read whole, in on_message_complete
         if lowered.get(b"expect", b"").lower() == b"100-continue" and not self.running:
             self.transport.write(http1.CONTINUE_100)
-        if self.running:
-            self.queue.append(request)  # type: ignore[arg-type]
-        else:
-            self._start(request)  # type: ignore[arg-type]
+        self._dispatch(request)  # type: ignore[arg-type]
 
     def on_body(self, body: bytes) -> None:
         self.request.feed(body)  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
-        self.request.finish()  # type: ignore[union-attr]
+        request = self.request
+        request.finish()  # type: ignore[union-attr]
+        if not request.chunked and request.lowered.get(b"content-length", b"0") in (b"0", b""):  # type: ignore[union-attr]
+            self._dispatch(request)  # type: ignore[arg-type]
 
-    def _start(self, request: ClientRequest) -> None:
-        self.running = True
-        self.task = self.proxy.loop.create_task(self._serve(request))
+    def _dispatch(self, request: ClientRequest) -> None:
+        if self.running:
+            self.queue.append(request)
+        else:
+            self._serve(request)
 
     # --- one request -------------------------------------------------------------------------------
 
-    async def _serve(self, request: ClientRequest) -> None:
+    def _serve(self, request: ClientRequest) -> None:
+        """Route `request` and start its exchange."""
+        self.running = True
         started = _perf()
-        service = self.listener.service_for(request.lowered.get(b"host"))
+        listener = self.listener
+        service = (
+            listener.service_for(request.lowered.get(b"host")) if listener.by_host else listener.fallback
+        )
         if service is None:
-            self._respond_error(request, 404, "no service for this host")
-            self._log(request, None, "", "", 404, started, 0)
-            self._next()
+            self.respond_error(request, 404, "no service for this host")
+            self.finished(request, None, "", None, 404, 0)
             return
         facts = RequestFacts(request.method, request.url, request.lowered) if service.table.routes else None
         route = service.table.select(facts)
@@ -252,83 +256,40 @@ class ClientConnection(asyncio.Protocol):
                 )
         else:
             backend_name = split.pick()
-        route_name = route.name
-        backend = service.backends[backend_name]
-        policy = service.policies[route_name]
-        service.in_flight.value += 1
-        # A timer rather than asyncio.timeout(): a third of the cost, and it fails the attempt in hand
-        # instead of cancelling the task, so the 504 is written where every other answer is.
-        deadline = self.proxy.loop.call_later(policy.timeout, self._expire) if policy.timeout else None
-        self.expired = False
-        try:
-            status, attempts = await self._exchange(request, service, backend, policy, set_cookie)
-        except asyncio.CancelledError:
-            attempts = 0
-            if self.expired:  # timed out while waiting for a connection or a fault delay
-                self.task.uncancel()  # type: ignore[union-attr]
-                status = 504
-                self._respond_error(request, 504, f"no answer within {policy.timeout}s")
-            else:
-                status = 400  # the rest of the request could not be parsed; _refuse answered
-        except Exception as exc:  # a bug must cost one request, never the proxy
-            self.proxy.log_error(f"request failed: {exc!r}")
-            status, attempts = 500, 0
-            self.transport.abort()
-        finally:
-            service.in_flight.value -= 1
-            if deadline is not None:
-                deadline.cancel()
-        now = _perf()
-        seconds = now - started
-        service.cells[route_name][backend_name].observe(status, seconds)
-        if attempts > 1:
-            service.cells[route_name][backend_name].retries += attempts - 1
-        backend.window.record(int(now), seconds * 1000.0, status >= 500)
-        if service.mirror is not None and service.mirror is not backend:
-            self._maybe_mirror(request, service)
-        if self.proxy.access_log is not None:
-            self._log(request, service, route_name, backend_name, status, started, attempts)
-        self._next()
+        exchange = self.exchange = Exchange(
+            self, request, service, route.name, service.backends[backend_name], set_cookie, started
+        )
+        exchange.start()
 
-    def _log(
+    def finished(
         self,
         request: ClientRequest,
         service: ServiceRuntime | None,
         route: str,
-        backend: str,
+        backend: BackendRuntime | None,
         status: int,
-        started: float,
         attempts: int,
     ) -> None:
-        if self.proxy.access_log is None:
-            return
-        self.proxy.access_log.write(
-            service=service.name if service else "",
-            route=route,
-            backend=backend,
-            method=request.method,
-            path=request.url.decode("latin-1"),
-            status=status,
-            duration_ms=(_perf() - started) * 1000.0,
-            attempts=attempts,
-            client=self.client_ip,
-        )
-
-    def _next(self) -> None:
+        """The answer is out (or the request dropped): mirror, log, and move on to the next request."""
+        if service is not None and service.mirror is not None and service.mirror is not backend:
+            self._maybe_mirror(request, service)
+        access_log = self.proxy.access_log
+        if access_log is not None:
+            access_log.write(
+                service=service.name if service else "",
+                route=route,
+                backend=backend.name if backend else "",
+                method=request.method,
+                path=request.url.decode("latin-1"),
+                status=status,
+                duration_ms=0.0 if self.exchange is None else (_perf() - self.exchange.started) * 1000.0,
+                attempts=attempts,
+                client=self.client_ip,
+            )
+        self.exchange = None
         self.running = False
-        self.task = None
-        if self.closing:
-            return
-        if self.queue:
-            self._start(self.queue.popleft())
-
-    def _expire(self) -> None:
-        self.expired = True
-        current = self.current
-        if current is not None:
-            current.on_error(UpstreamError("timeout", "the route's timeout passed"))
-        elif self.task is not None:
-            self.task.cancel()  # waiting for a connection or a fault delay
+        if not self.closing and self.queue:
+            self._serve(self.queue.popleft())
 
     def _maybe_mirror(self, request: ClientRequest, service: ServiceRuntime) -> None:
         if not (request.complete and request.replayable):
@@ -337,7 +298,7 @@ class ClientConnection(asyncio.Protocol):
             return
         mirror = service.mirror
         mirror.mirrored.value += 1  # type: ignore[union-attr]
-        head = self._upstream_head(request, b"")
+        head = self.upstream_head(request, b"")
         self.proxy.mirror.send(
             mirror.balancer,  # type: ignore[union-attr]
             request.method,
@@ -346,7 +307,7 @@ class ClientConnection(asyncio.Protocol):
             request.chunked,
         )
 
-    def _upstream_head(self, request: ClientRequest, trace: bytes) -> bytes:
+    def upstream_head(self, request: ClientRequest, trace: bytes) -> bytes:
         lowered = request.lowered
         client_ip = self.client_ip.encode()
         forwarded_for = lowered.get(b"x-forwarded-for")
@@ -368,217 +329,12 @@ class ClientConnection(asyncio.Protocol):
             framing,
         )
 
-    async def _exchange(
-        self,
-        request: ClientRequest,
-        service: ServiceRuntime,
-        backend: BackendRuntime,
-        policy: RoutePolicy,
-        set_cookie: bytes,
-    ) -> tuple[int, int]:
-        """Answer `request` from `backend` under the route's policy; return (status sent, attempts)."""
-        if policy.abort_percent:
-            aborted = policy.draw_abort()
-            if aborted is not None:
-                self._respond_error(request, aborted, "fault injected")
-                return aborted, 0
-        if policy.delay_percent:
-            delay = policy.draw_delay()
-            if delay:
-                await asyncio.sleep(delay)  # the fault itself, not synchronisation
-        head = self._upstream_head(request, trace_headers(request.lowered))
-        loop = self.proxy.loop
-        outlier = service.outlier
-        attempt = 0
-        while True:
-            attempt += 1
-            endpoint = backend.balancer.only or backend.balancer.pick()
-            if endpoint is None:
-                self._respond_error(request, 503, f"backend {backend.name} has no endpoints")
-                return 503, attempt
-            # --- one try ---
-            idle = endpoint.idle
-            upstream = idle.pop() if idle else None
-            try:
-                if upstream is None or upstream.closed:
-                    upstream = await endpoint.acquire()
-                else:
-                    upstream.reused = True
-            except UpstreamError as exc:
-                failure = exc.kind
-                upstream = None
-            else:
-                reused = upstream.reused
-                response = UpstreamResponse(loop, request.method == "HEAD", BUFFER_LIMIT)
-                timer = (
-                    loop.call_later(
-                        policy.per_try_timeout, response.on_error, UpstreamError("timeout", "per-try timeout")
-                    )
-                    if policy.per_try_timeout
-                    else None
-                )
-                endpoint.active += 1
-                self.current = response
-                try:
-                    if request.complete and not request.body:
-                        upstream.send(response, head)
-                    else:
-                        upstream.send(response, request.attach(upstream, head))
-                    await response.waiter
-                except BaseException:
-                    request.sink = None
-                    upstream.close()
-                    raise
-                finally:
-                    self.current = None
-                    endpoint.active -= 1
-                    if timer is not None:
-                        timer.cancel()
-                error = response.error
-                if error is None:
-                    failure = None
-                else:
-                    request.sink = None
-                    upstream.close()
-                    stale = reused and response.status == 0 and error.kind == "reset"
-                    failure = "stale" if stale else error.kind
-            # --- judge it ---
-            if failure is not None:
-                if failure not in ("overflow", "stale") and outlier.record(endpoint, True):
-                    self._count_ejection(backend, endpoint)
-                if self.expired:
-                    self._respond_error(request, 504, f"no answer within {policy.timeout}s")
-                    return 504, attempt
-                if request.replayable and (
-                    policy.may_retry(request.method, attempt, failure)
-                    or (failure == "stale" and (request.method in http1.IDEMPOTENT or not request.body_size))
-                ):
-                    continue
-                status = _FAILURE_STATUS.get(failure, 502)
-                self._respond_error(request, status, f"upstream {endpoint.name}: {failure}")
-                return status, attempt
-            status = response.status
-            if status >= 500:
-                if outlier.record(endpoint, True):
-                    self._count_ejection(backend, endpoint)
-                if (
-                    response.complete
-                    and request.replayable
-                    and request.complete
-                    and policy.may_retry(request.method, attempt, status_failure(status))  # type: ignore[arg-type]
-                ):
-                    endpoint.release(upstream, response.keep_alive)
-                    continue
-            elif endpoint.consecutive_failures:
-                outlier.record(endpoint, False)
-            if response.complete:
-                head, _, close = self._head(request, response, set_cookie, streaming=False)
-                request.answered = True
-                request.sink = None
-                chunks = response.chunks
-                transport = self.transport
-                if not chunks:
-                    transport.write(head)
-                elif len(chunks) == 1:
-                    transport.write(head + chunks[0])
-                else:
-                    transport.write(b"".join((head, *chunks)))
-                endpoint.release(upstream, response.keep_alive and request.complete)
-                if close:
-                    self.closing = True
-                    transport.close()
-            else:
-                await self._stream(request, response, upstream, endpoint, set_cookie)
-            return status, attempt
-
-    @staticmethod
-    def _count_ejection(backend: BackendRuntime, endpoint: EndpointPool) -> None:
-        counter = backend.ejections.get(endpoint.name)
-        if counter is not None:
-            counter.value += 1
-
-    def _head(
-        self, request: ClientRequest, response: UpstreamResponse, set_cookie: bytes, streaming: bool
-    ) -> tuple[bytes, bool, bool]:
-        """(response head, client framing is chunked, close after)."""
-        close = not request.keep_alive or self.listener.draining or self.closing or not request.complete
-        lines, length = http1.response_lines(response.headers)
-        status = response.status
-        chunked = False
-        if streaming:
-            chunked = length is None and request.version == "1.1"
-            if length is not None:
-                framing = b"content-length: %s\r\n" % length
-            elif chunked:
-                framing = http1.CHUNKED
-            else:
-                framing, close = b"", True  # HTTP/1.0 client: the end of the body is the close
-        elif response.head_only or status in (204, 304):
-            framing = b"content-length: %s\r\n" % length if length is not None and status != 204 else b""
-        else:
-            framing = b"content-length: %d\r\n" % response.size
-        line = http1.STATUS_LINES.get(status) or http1.status_line(status)
-        head = b"%s%s%s%svia: 1.1 sluice\r\n%s\r\n" % (
-            line,
-            b"".join(lines),
-            framing,
-            set_cookie,
-            http1.CONNECTION_CLOSE if close else b"",
-        )
-        return head, chunked, close
-
-    async def _stream(
-        self,
-        request: ClientRequest,
-        response: UpstreamResponse,
-        upstream: UpstreamConnection,
-        endpoint: EndpointPool,
-        set_cookie: bytes,
-    ) -> None:
-        """Send the head and what has arrived, then the rest as it comes, with back-pressure both ways."""
-        head, chunked, close = self._head(request, response, set_cookie, streaming=True)
-        transport = self.transport
-        request.answered = True
-        transport.write(head)
-        if chunked:
-            transport.writelines([http1.chunk(c) for c in response.chunks])
-            response.sink = lambda data: transport.write(http1.chunk(data))
-        else:
-            transport.writelines(response.chunks)
-            response.sink = transport.write
-        response.chunks = []
-        response.waiter = self.proxy.loop.create_future()
-        self.streaming_from = upstream
-        self.current = response
-        try:
-            await response.waiter
-        except BaseException:
-            upstream.close()
-            raise
-        finally:
-            self.streaming_from = None
-            self.current = None
-        request.sink = None
-        if response.error is not None:
-            upstream.close()
-            self.closing = True
-            transport.abort()  # the head is gone; cutting the connection is the only honest signal
-            return
-        if chunked:
-            transport.write(http1.LAST_CHUNK)
-        endpoint.release(upstream, response.keep_alive and request.complete)
-        if close:
-            self.closing = True
-            transport.close()
-
-    def _respond_error(self, request: ClientRequest, status: int, message: str) -> None:
+    def respond_error(self, request: ClientRequest, status: int, message: str) -> None:
         if request.answered:  # too late for a status: cut the connection so the client sees the failure
-            self.closing = True
-            self.transport.abort()
+            self.abort()
             return
         request.answered = True
         close = not request.complete or not request.keep_alive or self.listener.draining
         self.transport.write(http1.error_response(status, message, close=close))
         if close:
-            self.closing = True
-            self.transport.close()
+            self.close_after_answer()

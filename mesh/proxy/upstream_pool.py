@@ -27,6 +27,8 @@ class UpstreamError(Exception):
 class UpstreamResponse:
     """What one attempt received; buffered until complete or `buffer_limit`, then streamed to a sink."""
 
+    # Callbacks rather than a future: the common request never needs a task (mesh.md §4.2 budget).
+
     __slots__ = (
         "buffer_limit",
         "chunked",
@@ -36,14 +38,15 @@ class UpstreamResponse:
         "head_only",
         "headers",
         "keep_alive",
+        "notify",
         "sink",
         "size",
         "status",
-        "waiter",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, head_only: bool, buffer_limit: int) -> None:
-        self.waiter: asyncio.Future[None] = loop.create_future()
+    def __init__(self, notify: Callable[[], None], head_only: bool, buffer_limit: int) -> None:
+        # Called once when the response is complete, too big to hold, or failed; re-armed to stream.
+        self.notify: Callable[[], None] | None = notify
         self.head_only = head_only
         self.buffer_limit = buffer_limit
         self.status = 0
@@ -57,8 +60,10 @@ class UpstreamResponse:
         self.sink: Callable[[bytes], None] | None = None
 
     def wake(self) -> None:
-        if not self.waiter.done():
-            self.waiter.set_result(None)
+        notify = self.notify
+        if notify is not None:
+            self.notify = None
+            notify()
 
     def on_error(self, error: UpstreamError) -> None:
         if not self.complete:
@@ -144,9 +149,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.response = None
         response.complete = True
-        waiter = response.waiter
-        if not waiter.done():
-            waiter.set_result(None)
+        response.wake()
 
     def _fail(self, error: UpstreamError) -> None:
         response = self.response
