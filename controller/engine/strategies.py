@@ -27,6 +27,8 @@ def _promotion_confirmed(t: Tick, why: str) -> bool:
         return False
     if t.status.phase != "WaitingPromotion":
         t.move("promotion-not-confirmed")
+        if not gate.muted:
+            t.alert("warn", f"Canary {t.name} is waiting for approval to promote")
         t.event(f"Waiting for approval to promote {t.name}")
     t.say(f"{why}; {gate.reason}")
     return False

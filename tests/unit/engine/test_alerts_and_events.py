@@ -46,6 +46,15 @@ def test_waiting_for_approval_alerts_warn() -> None:
     assert _severities(world) == ["info", "warn"]
 
 
+def test_waiting_for_promotion_alerts_warn_once() -> None:
+    world = initialized(make_canary({**STEPS, "webhooks": [hook("approve", "confirm-promotion")]}))
+    world.hook_answers["approve"] = "no"
+    set_revision("v2")(world)
+    world.ticks_until(lambda w: w.phase == "WaitingPromotion")
+    world.tick()
+    assert _severities(world) == ["info", "info", "warn"]
+
+
 def test_event_hooks_get_every_event_with_its_type() -> None:
     world = initialized(make_canary({**STEPS, "webhooks": [hook("audit", "event")]}))
     set_revision("v2")(world)
