@@ -71,7 +71,8 @@ def duration(seconds: float) -> str:
 
 
 def _number(value: float, unit: str) -> str:
-    return f"{value:g}{unit}"
+    """Four significant digits (`78.26%`, `8.594ms`), whole numbers from 1000 up (`1250ms`)."""
+    return f"{value:.4g}{unit}" if abs(value) < 1000 else f"{value:.0f}{unit}"
 
 
 # ---- cells --------------------------------------------------------------------------------------------

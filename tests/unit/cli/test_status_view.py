@@ -40,8 +40,8 @@ PROGRESSING = CanaryStatus(
     rollout_started_at="2026-11-29T12:03:00Z",
     last_reason="request-duration 620ms is above max 500ms; failed checks 1/2",
     last_checks=[
-        CheckVerdict(name="request-success-rate", outcome="pass", value=99.5, min=99, unit="%"),
-        CheckVerdict(name="request-duration", outcome="fail", value=620, max=500, unit="ms",
+        CheckVerdict(name="request-success-rate", outcome="pass", value=99.5123, min=99, unit="%"),
+        CheckVerdict(name="request-duration", outcome="fail", value=1620.4, max=500, unit="ms",
                      reason="p99 of 3s window"),
         CheckVerdict(name="error-budget", outcome="insufficient-data", min=1, max=5,
                      reason="12 requests, need 20"),
@@ -100,7 +100,7 @@ def test_record_gives_numbers_and_the_whole_status() -> None:
     assert data["canaryWeight"] == 40 and data["primaryWeight"] == 60
     assert (data["step"], data["totalSteps"], data["failedChecks"], data["threshold"]) == (2, 3, 1, 2)
     assert data["strategy"] == "canary" and data["interval"] == "3s"
-    assert data["status"]["lastChecks"][1]["value"] == 620
+    assert data["status"]["lastChecks"][1]["value"] == 1620.4
 
 
 def snapshot(status: CanaryStatus, live: Routes | None = None, events: list[Event] | None = None,
@@ -133,8 +133,8 @@ def test_detail_card_shows_each_check_value_against_its_range() -> None:
     start = lines.index("Checks (last analysis)")
     table = rows("\n".join(lines[start + 1:start + 5]))
     assert table[0] == ["CHECK", "OUTCOME", "VALUE", "RANGE", "REASON"]
-    assert table[1] == ["request-success-rate", "✔", "pass", "99.5%", ">=", "99%"]
-    assert table[2] == ["request-duration", "✖", "fail", "620ms", "<=", "500ms", "p99", "of", "3s", "window"]
+    assert table[1] == ["request-success-rate", "✔", "pass", "99.51%", ">=", "99%"]
+    assert table[2] == ["request-duration", "✖", "fail", "1620ms", "<=", "500ms", "p99", "of", "3s", "window"]
     assert table[3][:6] == ["error-budget", "?", "insufficient-data", "no", "data", "1"]
     assert " ".join(table[3]).endswith("1 .. 5 12 requests, need 20")
 
