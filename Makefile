@@ -35,6 +35,10 @@ demo: setup
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
 
+# CRDs for charts/sluice generated from the API models (a unit test fails when they drift).
+crds: setup
+	$(PY) scripts/gen_crds.py
+
 # The real Kubernetes test control plane (tests/cluster): binaries built once per version into
 # ~/.cache/sluice/ (cold build: tens of minutes on 2 cores; skipped when cached).
 .PHONY: cluster-binaries

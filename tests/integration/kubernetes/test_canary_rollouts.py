@@ -1,0 +1,83 @@
+"""Canary rollouts on the real control plane, as a user sees them (reference/flagger.md §4 scenarios 1, 5, 8).
+
+A Deployment and a Canary go in; the controller (in-process, talking to the real API server) makes the
+primary, the Services and the TrafficSplit, steps the weights on every SMI apiVersion, promotes or rolls
+back. Metric verdicts come from a fake Prometheus on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controller.routers import smi
+from tests.integration.kubernetes.rollouts import (
+    SUCCESS_RATE,
+    Cluster,
+    FakePrometheus,
+    WeightRecorder,
+    canary,
+    deployment,
+    install_all_crds,
+    running_controller,
+)
+
+
+@pytest.fixture
+def cluster(k8s_api: Any, k8s_namespace: str, k8s_install_crds: Any) -> Cluster:
+    install_all_crds(k8s_install_crds)
+    return Cluster(k8s_api, k8s_namespace)
+
+
+@pytest.fixture
+def prometheus() -> Iterator[FakePrometheus]:
+    server = FakePrometheus()
+    yield server
+    server.close()
+
+
+def split_weight(cluster: Cluster, version: str, name: str = "podinfo") -> int | None:
+    split = cluster.get(f"split.smi-spec.io/{version}", "trafficsplits", name)
+    if split is None:
+        return None
+    weights = {b["service"]: b["weight"] for b in split["spec"]["backends"]}
+    return int(smi._percent_of(weights[f"{name}-canary"]))
+
+
+@pytest.mark.parametrize("version", smi.VERSIONS)
+def test_canary_initializes_then_promotes_stepping_the_traffic_split(
+    cluster: Cluster, prometheus: FakePrometheus, version: str
+) -> None:
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 25, "maxWeight": 50, "metrics": SUCCESS_RATE}
+    body = canary("podinfo", analysis, prometheus.url, provider=f"smi:{version}")
+    cluster.create("sluice.dev/v1beta1", "canaries", body)
+    with running_controller(cluster.api, cluster.namespace):
+        cluster.wait_phase("podinfo", "Initialized")
+        primary = cluster.deployment("podinfo-primary")
+        assert primary["spec"]["selector"]["matchLabels"] == {"app": "podinfo-primary"}
+        assert primary["metadata"]["ownerReferences"][0]["kind"] == "Canary"
+        assert cluster.replicas("podinfo-primary") == 2
+        assert cluster.replicas("podinfo") == 0
+        selectors = {
+            name: cluster.get("v1", "services", name)["spec"]["selector"]  # type: ignore[index]
+            for name in ("podinfo", "podinfo-primary", "podinfo-canary")
+        }
+        assert selectors == {
+            "podinfo": {"app": "podinfo-primary"},
+            "podinfo-primary": {"app": "podinfo-primary"},
+            "podinfo-canary": {"app": "podinfo"},
+        }
+        assert split_weight(cluster, version) == 0
+
+        recorder = WeightRecorder(lambda: split_weight(cluster, version))
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        cluster.wait_phase("podinfo", "Succeeded", timeout=90)
+        assert recorder.stop() == [0, 25, 50, 0]
+        assert cluster.image("podinfo-primary") == "example.invalid/podinfo:2"
+        assert cluster.replicas("podinfo") == 0
+        assert cluster.replicas("podinfo-primary") == 2
+        events = cluster.events("podinfo")
+        assert f"Advance podinfo.{cluster.namespace} canary weight 25" in events, events
