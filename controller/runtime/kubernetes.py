@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes.client import ApiClient
 
 from analysis.providers.registry import builtin_provider
 from controller.api.canary import Canary
-from controller.notify.defaults import default_endpoints
-from controller.notify.dispatcher import Dispatcher
+from controller.notify.defaults import dispatcher_from_settings
 from controller.notify.queue import DeliveryQueue
 from controller.platforms.kubernetes.client import KubeClient
 from controller.platforms.kubernetes.platform import SELECTOR_LABELS, KubernetesPlatform
@@ -33,6 +33,8 @@ log = logging.getLogger("sluice.kubernetes")
 
 
 class KubernetesController:
+    """`settings`: notification settings by their SLUICE_* names (controller.notify.defaults; default env)."""
+
     def __init__(
         self,
         api: ApiClient,
@@ -42,7 +44,7 @@ class KubernetesController:
         selector_labels: tuple[str, ...] = SELECTOR_LABELS,
         include_label_prefixes: tuple[str, ...] = ("*",),
         config_tracking: bool = True,
-        cluster_name: str = "",
+        settings: Mapping[str, str] | None = None,
         sync_seconds: float = 1.0,
         workers: int = 4,
         watch_seconds: int = 30,
@@ -60,12 +62,8 @@ class KubernetesController:
         self.router = ProviderRouter(api, mesh_provider)
         self.metrics = ControllerMetrics(mesh_provider=mesh_provider)
         self.queue = DeliveryQueue()
-        self.dispatcher = Dispatcher(
-            self.queue,
-            providers=self.store.alert_provider,
-            secrets=self.store.secret,
-            defaults=default_endpoints(),
-            cluster=cluster_name,
+        self.dispatcher = dispatcher_from_settings(
+            self.queue, self.store.alert_provider, self.store.secret, settings
         )
         self.runner = TickRunner(
             store=self.store,

@@ -1,0 +1,215 @@
+"""`sluice controller`: the in-cluster controller (Kubernetes mode), until SIGTERM.
+
+Flags follow Flagger's (reference/flagger.md §1.15) where they apply, each also read from a SLUICE_*
+environment variable so a Helm chart can set them either way. Logs are one JSON object per line (what
+cluster log pipelines parse); `--log-format text` is for humans.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+
+import click
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _api_client(kubeconfig: str | None, context: str | None):  # type: ignore[no-untyped-def]
+    from kubernetes import client, config
+
+    if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return config.new_client_from_config(config_file=kubeconfig, context=context)
+    configuration = client.Configuration()
+    config.load_incluster_config(client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@click.command("controller")
+@click.option(
+    "--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig file (default: in-cluster)."
+)
+@click.option("--context", envvar="SLUICE_CONTEXT", default=None, help="Kubeconfig context.")
+@click.option(
+    "-n", "--namespace", envvar="SLUICE_NAMESPACE", default=None, help="Watch one namespace (default: all)."
+)
+@click.option(
+    "--mesh-provider",
+    envvar="SLUICE_MESH_PROVIDER",
+    default="smi:v1alpha4",
+    show_default=True,
+    help="Traffic provider for canaries without spec.provider.",
+)
+@click.option(
+    "--metrics-server",
+    envvar="SLUICE_METRICS_SERVER",
+    default=None,
+    help="Prometheus URL for builtin metrics of canaries without spec.metricsServer.",
+)
+@click.option(
+    "--selector-labels",
+    envvar="SLUICE_SELECTOR_LABELS",
+    default="app,name,app.kubernetes.io/name",
+    show_default=True,
+    help="Target selector labels, comma-separated, first match wins.",
+)
+@click.option(
+    "--include-label-prefix",
+    envvar="SLUICE_INCLUDE_LABEL_PREFIX",
+    default="*",
+    show_default=True,
+    help="Label/annotation prefixes copied to the primary, comma-separated ('*' = all).",
+)
+@click.option(
+    "--enable-config-tracking/--disable-config-tracking",
+    envvar="SLUICE_ENABLE_CONFIG_TRACKING",
+    default=True,
+    show_default=True,
+    help="Track ConfigMaps/Secrets and copy them to -primary.",
+)
+@click.option(
+    "--control-loop-interval",
+    envvar="SLUICE_CONTROL_LOOP_INTERVAL",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds between syncs of the job set (changes are also watched).",
+)
+@click.option(
+    "--threadiness",
+    envvar="SLUICE_THREADINESS",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Ticks run at once (one per canary at most).",
+)
+@click.option("--cluster-name", envvar="SLUICE_CLUSTER_NAME", default="", help="Named in notifications.")
+@click.option("--slack-url", envvar="SLUICE_SLACK_URL", default=None)
+@click.option("--slack-token", envvar="SLUICE_SLACK_TOKEN", default=None)
+@click.option("--slack-channel", envvar="SLUICE_SLACK_CHANNEL", default=None)
+@click.option("--slack-user", envvar="SLUICE_SLACK_USER", default=None)
+@click.option("--slack-proxy-url", envvar="SLUICE_SLACK_PROXY", default=None)
+@click.option("--msteams-url", envvar="SLUICE_MSTEAMS_URL", default=None)
+@click.option(
+    "--host",
+    envvar="SLUICE_HTTP_HOST",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address of /healthz, /readyz and /metrics.",
+)
+@click.option(
+    "--port",
+    envvar="SLUICE_HTTP_PORT",
+    type=int,
+    default=8080,
+    show_default=True,
+    help="Port of /healthz, /readyz and /metrics (0: a free one).",
+)
+@click.option(
+    "--log-level",
+    envvar="SLUICE_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format",
+    envvar="SLUICE_LOG_FORMAT",
+    default="json",
+    show_default=True,
+    type=click.Choice(["json", "text"]),
+)
+def controller(
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    mesh_provider: str,
+    metrics_server: str | None,
+    selector_labels: str,
+    include_label_prefix: str,
+    enable_config_tracking: bool,
+    control_loop_interval: float,
+    threadiness: int,
+    cluster_name: str,
+    slack_url: str | None,
+    slack_token: str | None,
+    slack_channel: str | None,
+    slack_user: str | None,
+    slack_proxy_url: str | None,
+    msteams_url: str | None,
+    host: str,
+    port: int,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run the Kubernetes controller: watches Canaries and rolls out their targets."""
+    from controller.runtime.kubernetes import KubernetesController
+    from controller.server import ControllerServer
+
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler], force=True)
+    settings = {
+        key: value
+        for key, value in {
+            **os.environ,
+            "SLUICE_CLUSTER_NAME": cluster_name,
+            "SLUICE_SLACK_URL": slack_url,
+            "SLUICE_SLACK_TOKEN": slack_token,
+            "SLUICE_SLACK_CHANNEL": slack_channel,
+            "SLUICE_SLACK_USER": slack_user,
+            "SLUICE_SLACK_PROXY": slack_proxy_url,
+            "SLUICE_MSTEAMS_URL": msteams_url,
+        }.items()
+        if value
+    }
+    kube = KubernetesController(
+        _api_client(kubeconfig, context),
+        namespace=namespace,
+        mesh_provider=mesh_provider,
+        metrics_server=metrics_server,
+        selector_labels=_csv(selector_labels),
+        include_label_prefixes=_csv(include_label_prefix),
+        config_tracking=enable_config_tracking,
+        settings=settings,
+        sync_seconds=control_loop_interval,
+        workers=threadiness,
+    )
+    server = ControllerServer(kube.metrics.registry, ready=kube.ready, host=host, port=port)
+    server.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    kube.start()
+    logging.getLogger("sluice.controller").info(
+        "sluice controller running: namespace %s, provider %s, http %s:%d",
+        namespace or "(all)",
+        mesh_provider,
+        host,
+        server.port,
+    )
+    stop.wait()
+    kube.stop()
+    server.stop()
