@@ -16,6 +16,7 @@ from controller import __version__
 COMMANDS: list[str] = [
     "controller.cli.validate:validate",
     "controller.cli.run:run",
+    "controller.cli.controller:controller",
     "controller.cli.demo:demo",
     "controller.cli.resources:apply",
     "controller.cli.resources:get",
