@@ -19,6 +19,7 @@ from controller.api.base import Model
 from controller.api.kinds import KINDS
 from controller.api.loading import LoadResult, load_paths
 from controller.api.problems import Problem
+from controller.cli.options import files_option
 from controller.platforms.local.database import DB_FILE, resolve_state_dir
 from controller.platforms.local.store import BeingDeleted, LocalStore
 from controller.ports.store import NotFound
@@ -89,15 +90,7 @@ def _ref(obj: Model) -> str:
 
 
 @click.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A YAML file or a folder (read recursively). Repeatable.",
-)
+@files_option
 @state_option
 def apply(paths: tuple[Path, ...], state_dir: Path | None) -> None:
     """Create or update resources in the local store from YAML files or folders."""

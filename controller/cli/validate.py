@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from controller.api.loading import load_paths
+from controller.cli.options import files_option
 
 _EPILOG = """\b
 Examples:
@@ -22,15 +23,7 @@ and exits 1; exits 0 when every document is valid. Documents of other API groups
 
 
 @click.command(epilog=_EPILOG)
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A YAML file or a folder (read recursively). Repeatable.",
-)
+@files_option
 def validate(paths: tuple[Path, ...]) -> None:
     """Check Canary, MetricTemplate and AlertProvider manifests."""
     result = load_paths(paths)
