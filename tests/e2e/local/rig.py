@@ -1,0 +1,223 @@
+"""One local-mode installation per test: a state folder, `sluice run` as a real process, and a clean end.
+
+Why a rig rather than an in-process LocalController: the acceptance points are about what a user sees
+with the real commands (`sluice apply`, `sluice run`, `sluice promote`) and real processes, and only a
+subprocess can be SIGKILLed for real. The rig starts nothing but the controller itself; the controller
+starts the bundled proxy and the workload processes in their own sessions (they outlive it on purpose),
+so the rig's `close` stops each of them by the PID recorded in the state folder, checking it is still the
+same process (start time), so a reused PID is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.api.status import CanaryStatus
+from controller.platforms.local import processes
+from controller.platforms.local.database import Database
+from controller.platforms.local.process_records import ProcessRecord, ProcessRecords
+from controller.platforms.local.store import LocalStore
+from controller.ports.store import Event
+from mesh.proxy.admin_client import AdminClient
+from tests.harness.net import free_port
+from tests.harness.poll import wait_until
+from tests.harness.processes import start, stop
+
+REPO = Path(__file__).resolve().parents[3]
+APP = str(REPO / "examples" / "app" / "app.py")
+SLUICE = [sys.executable, "-m", "controller.cli.main"]
+NAME = "podinfo"
+NAMESPACE = "default"
+TERMINAL = ("Succeeded", "Failed")
+
+
+def workload(version: str, *app_args: str, replicas: int = 1) -> dict[str, Any]:
+    """examples/app at `version`, with extra app flags (`--error-rate`, `--latency`)."""
+    return {
+        "apiVersion": "sluice.dev/v1beta1",
+        "kind": "Workload",
+        "metadata": {"name": NAME},
+        "spec": {
+            "replicas": replicas,
+            "command": ["{python}", APP],
+            "args": ["--port", "{port}", "--version", version, *app_args],
+            "readinessProbe": {"httpGet": {"path": "/healthz"}, "periodSeconds": 0.5, "failureThreshold": 2},
+            "terminationGracePeriodSeconds": 5,
+        },
+    }
+
+
+def success_rate(minimum: float = 99, interval: str = "2s") -> dict[str, Any]:
+    return {"name": "request-success-rate", "interval": interval, "thresholdRange": {"min": minimum}}
+
+
+def duration(maximum: float = 500, interval: str = "2s") -> dict[str, Any]:
+    return {"name": "request-duration", "interval": interval, "thresholdRange": {"max": maximum}}
+
+
+def canary(port: int, analysis: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """A Canary of the Workload on `port`; `analysis` is merged over a 1 s interval and threshold 1."""
+    return {
+        "apiVersion": "sluice.dev/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": NAME},
+        "spec": {
+            "targetRef": {"apiVersion": "sluice.dev/v1beta1", "kind": "Workload", "name": NAME},
+            "progressDeadlineSeconds": 30,
+            "service": {"port": port},
+            "analysis": {"interval": "1s", "threshold": 1, **analysis},
+            **spec,
+        },
+    }
+
+
+def weights_of(events: Iterable[Event]) -> list[int]:
+    """Canary weights in the order the controller recorded `Advance ... canary weight N` events."""
+    return [int(e.message.rsplit(" ", 1)[1]) for e in events if " canary weight " in e.message]
+
+
+class Rig:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.state = workdir / "state"
+        self.port = free_port()
+        self.store = LocalStore(Database(self.state))
+        self.records = ProcessRecords(self.store.db)
+        self.controller: subprocess.Popen | None = None
+        self.runs = 0
+        self._applied = 0
+        # Every process the controller recorded while the test ran, so `close` can stop retired ones too.
+        self.seen: dict[int, ProcessRecord] = {}
+
+    # ---- commands a user runs -----------------------------------------------------------------
+    def sluice(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*SLUICE, *args, "--state", str(self.state)],
+            capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        )
+
+    def apply(self, *documents: dict[str, Any]) -> None:
+        self._applied += 1
+        path = self.workdir / f"apply-{self._applied}.yaml"
+        path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+        done = self.sluice("apply", "-f", str(path))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def command(self, verb: str) -> None:
+        done = self.sluice(verb, NAME)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def start_controller(self, *args: str) -> subprocess.Popen:
+        assert self.controller is None or self.controller.poll() is not None
+        self.runs += 1
+        self.controller = start(
+            [*SLUICE, "run", "--state", str(self.state), "-v", *args],
+            self.workdir / f"controller-{self.runs}.log", cwd=REPO,
+        )
+        return self.controller
+
+    def kill_controller(self) -> None:
+        """SIGKILL the controller alone (not its group: the proxy and workloads have their own sessions)."""
+        assert self.controller is not None
+        os.kill(self.controller.pid, signal.SIGKILL)
+        self.controller.wait(timeout=10)
+
+    # ---- what the state folder says -----------------------------------------------------------
+    def status(self) -> CanaryStatus:
+        return self.store.get_canary(NAMESPACE, NAME).status or CanaryStatus()
+
+    def wait_for(self, predicate, timeout: float = 60, what: str = "status") -> CanaryStatus:
+        def check() -> CanaryStatus | None:
+            self._assert_controller_alive()
+            self.note_processes()
+            status = self.status()
+            return status if predicate(status) else None
+
+        try:
+            return wait_until(check, timeout=timeout, interval=0.1, what=what)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; last status: {self._describe()}") from None
+
+    def wait_phase(self, *phases: str, timeout: float = 60) -> CanaryStatus:
+        return self.wait_for(lambda s: s.phase in phases, timeout, what=f"phase in {phases}")
+
+    def events(self) -> list[Event]:
+        return self.store.list_events(NAMESPACE, NAME)
+
+    def admin(self) -> AdminClient:
+        known = json.loads((self.state / "proxy.json").read_text())
+        return AdminClient(f"http://127.0.0.1:{known['admin_port']}", timeout=2.0)
+
+    def proxy_pid(self) -> int:
+        return int(json.loads((self.state / "proxy.json").read_text())["pid"])
+
+    def live_routes(self) -> dict[str, Any]:
+        return self.admin().get_routes(NAME)
+
+    def running(self, role: str) -> list[ProcessRecord]:
+        """Recorded processes of `role` (primary, canary) that are alive and still ours."""
+        return [
+            r for r in self.records.processes()
+            if r.key.role == role and r.key.name == NAME and processes.is_ours(r.pid, r.start_ticks, r.argv)
+        ]
+
+    def note_processes(self) -> None:
+        with contextlib.suppress(Exception):
+            for record in self.records.processes():
+                self.seen.setdefault(record.pid, record)
+
+    # ---- the end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.controller is not None:
+            stop(self.controller)
+        self.note_processes()
+        leftovers = [r for r in self.seen.values() if processes.is_ours(r.pid, r.start_ticks, r.argv)]
+        _terminate([r.pid for r in leftovers])
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            _terminate([self.proxy_pid()])
+        (self.state / "proxy.json").unlink(missing_ok=True)
+
+    def _assert_controller_alive(self) -> None:
+        if self.controller is not None and self.controller.poll() is not None:
+            log = (self.workdir / f"controller-{self.runs}.log").read_text()[-3000:]
+            raise AssertionError(f"sluice run exited with {self.controller.returncode}:\n{log}")
+
+    def _describe(self) -> str:
+        with contextlib.suppress(Exception):
+            s = self.status()
+            return f"{s.phase} weight={s.canary_weight} step={s.step} reason={s.last_reason!r}"
+        return "unreadable"
+
+
+def _terminate(pids: Sequence[int], timeout: float = 10.0) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after `timeout`."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """`pid` exists and is not a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text[text.rindex(")") + 2 :].split()[0] != "Z"
