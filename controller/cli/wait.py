@@ -30,8 +30,13 @@ EXIT_REACHED = 0
 EXIT_ENDED_OTHERWISE = 1
 EXIT_WAITING_APPROVAL = 2
 EXIT_TIMEOUT = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT; never mistaken for an outcome
 
-ENDED: frozenset[str] = frozenset({"Succeeded", "Failed", "Terminated"})
+# Nothing more happens in these phases until the target gets a new revision (or the canary goes).
+ENDED: frozenset[str] = frozenset({"Initialized", "Succeeded", "Failed", "Terminated"})
+# The Promoted condition is True: the primary runs the latest revision and serves all traffic (after a
+# first deploy there is nothing to roll out; Flagger's `kubectl wait --for=condition=promoted` agrees).
+PROMOTED: frozenset[str] = frozenset({"Initialized", "Succeeded"})
 REFRESH_SECONDS = 1.0
 
 
@@ -60,19 +65,19 @@ def watch_outcome(snap: Snapshot) -> int | None:
     if pending(snap):
         return None
     phase = status_of(snap.canary).phase
-    if phase == "Succeeded":
+    if phase in PROMOTED:
         return EXIT_REACHED
     if phase in ENDED:
         return EXIT_ENDED_OTHERWISE
     return EXIT_WAITING_APPROVAL if waiting_for_approval(snap) else None
 
 
-def wait_outcome(target: str, snap: Snapshot) -> int | None:
-    """`wait --for`: 0 in phase `target`, 1 ended in another phase, None: go on."""
+def wait_outcome(targets: frozenset[str], snap: Snapshot) -> int | None:
+    """`wait --for`: 0 in one of the `targets` phases, 1 ended in another phase, None: go on."""
     if pending(snap):
         return None
     phase = status_of(snap.canary).phase
-    if phase == target:
+    if phase in targets:
         return EXIT_REACHED
     return EXIT_ENDED_OTHERWISE if phase in ENDED else None
 
@@ -90,26 +95,29 @@ def follow(
     """Show each snapshot until `decide` returns an exit code or `timeout` passes (EXIT_TIMEOUT).
 
     A new snapshot is taken when the backend reports a change, or every `refresh` seconds (live weights
-    and ages move without one). Returns the code and the last snapshot.
+    and ages move without one). Returns the code and the last snapshot; Ctrl-C exits EXIT_INTERRUPTED.
     """
     deadline = None if timeout is None else clock() + timeout
     seen = False
-    while True:
-        since = backend.changes()
-        try:
-            snap = take_snapshot(backend, namespace, name)
-        except NotFound:
-            gone = "was deleted" if seen else "not found"
-            raise click.ClickException(f"canary {namespace}/{name} {gone}") from None
-        seen = True
-        show(snap)
-        code = decide(snap)
-        if code is not None:
-            return code, snap
-        left = None if deadline is None else deadline - clock()
-        if left is not None and left <= 0:
-            return EXIT_TIMEOUT, snap
-        backend.wait_for_change(since, refresh if left is None else min(refresh, left))
+    try:
+        while True:
+            since = backend.changes()
+            try:
+                snap = take_snapshot(backend, namespace, name)
+            except NotFound:
+                gone = "was deleted" if seen else "not found"
+                raise click.ClickException(f"canary {namespace}/{name} {gone}") from None
+            seen = True
+            show(snap)
+            code = decide(snap)
+            if code is not None:
+                return code, snap
+            left = None if deadline is None else deadline - clock()
+            if left is not None and left <= 0:
+                return EXIT_TIMEOUT, snap
+            backend.wait_for_change(since, refresh if left is None else min(refresh, left))
+    except KeyboardInterrupt:
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 class LinePrinter:
@@ -149,20 +157,24 @@ PHASES = [phase for phase in get_args(Phase) if phase]
 
 
 class GoalType(click.ParamType):
-    """`promoted`, `failed` or `phase=P`: the phase to wait for."""
+    """`promoted`, `failed` or `phase=P`: the phases that reach the goal."""
 
     name = "promoted|failed|phase=P"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> frozenset[str]:
+        if isinstance(value, frozenset):
+            return value
         text = str(value)
-        named = {"promoted": "Succeeded", "failed": "Failed"}
+        named = {"promoted": PROMOTED, "failed": frozenset({"Failed"})}
         if text.lower() in named:
             return named[text.lower()]
         if text.startswith("phase="):
             wanted = text.removeprefix("phase=")
             match = next((p for p in PHASES if p.lower() == wanted.lower()), None)
             if match:
-                return match
+                return frozenset({match})
             self.fail(f"unknown phase {wanted!r} (one of {', '.join(PHASES)})", param, ctx)
         self.fail(f"{text!r}: use promoted, failed or phase=P", param, ctx)
 
@@ -174,11 +186,12 @@ def phase_key(snap: Snapshot) -> Hashable:
 @click.command()
 @click.argument("name")
 @click.option("--for", "goal", type=GoalType(), required=True,
-              help="promoted (Succeeded), failed (Failed), or phase=P for any phase.")
+              help="promoted (Succeeded, or Initialized on a first deploy), failed (Failed), "
+                   "or phase=P for any phase.")
 @click.option("--timeout", type=DurationType(), default="10m", show_default=True,
               help="Give up after this long (e.g. 90s, 5m); exit code 3.")
 @backend_options
-def wait(name: str, goal: str, timeout: float, namespace: str, state_dir: Path | None) -> None:
+def wait(name: str, goal: frozenset[str], timeout: float, namespace: str, state_dir: Path | None) -> None:
     """Block until a canary reaches a phase, for CI: exit 0 reached, 1 ended otherwise, 3 timeout.
 
     Prints one line per phase change.

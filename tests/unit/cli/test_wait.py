@@ -9,6 +9,7 @@ from controller.api.status import CanaryStatus
 from controller.cli.backend import Snapshot
 from controller.cli.status import watch_key
 from controller.cli.wait import (
+    PROMOTED,
     DurationType,
     GoalType,
     LinePrinter,
@@ -40,11 +41,12 @@ def watch(script: list[CanaryStatus | None], timeout: float | None = None,
     return code, lines, backend
 
 
-def wait(goal: str, script: list[CanaryStatus | None], timeout: float = 60,
+def wait(goal: frozenset[str] | str, script: list[CanaryStatus | None], timeout: float = 60,
          target: str | None = None) -> tuple[int, list[str]]:
     backend = ScriptedBackend(script, target_revision=target)
     lines: list[str] = []
-    code, _ = follow(backend, "default", "podinfo", lambda snap: wait_outcome(goal, snap),
+    goals = goal if isinstance(goal, frozenset) else frozenset({goal})
+    code, _ = follow(backend, "default", "podinfo", lambda snap: wait_outcome(goals, snap),
                         LinePrinter(phase_key, echo=lines.append), timeout, clock=backend.clock)
     return code, lines
 
@@ -58,6 +60,7 @@ def wait(goal: str, script: list[CanaryStatus | None], timeout: float = 60,
         ([at("Waiting", waiting_for="gate:confirm-rollout")], 2),
         ([at("Progressing", 20, waiting_for="gate:confirm-traffic-increase")], 2),
         ([at("Terminated")], 1),
+        ([CanaryStatus(), at("Initializing"), at("Initialized")], 0),
     ],
 )
 def test_watch_exits_by_outcome(script: list[CanaryStatus | None], code: int) -> None:
@@ -90,6 +93,13 @@ def test_a_stale_ending_is_not_an_ending_while_the_target_has_a_new_revision() -
     # Target set back to what the primary runs: no new run will start, the ending stands.
     assert watch([old_failure], target="0" * 64)[0] == 1
     assert watch([old_failure], target=REV1)[0] == 1
+
+
+def test_wait_for_promoted_accepts_a_first_deploy_too() -> None:
+    first_deploy = [CanaryStatus(), at("Initializing"), at("Initialized")]
+    assert wait(PROMOTED, first_deploy)[0] == 0
+    assert wait(PROMOTED, [at("Progressing", 20), SUCCEEDED])[0] == 0
+    assert wait("Failed", first_deploy)[0] == 1
 
 
 def test_wait_for_promoted() -> None:
@@ -127,9 +137,9 @@ def test_a_missing_or_deleted_canary_is_an_error() -> None:
 
 def test_goal_and_duration_parameters() -> None:
     goal = GoalType()
-    assert goal.convert("promoted", None, None) == "Succeeded"
-    assert goal.convert("failed", None, None) == "Failed"
-    assert goal.convert("phase=waitingpromotion", None, None) == "WaitingPromotion"
+    assert goal.convert("promoted", None, None) == PROMOTED == {"Succeeded", "Initialized"}
+    assert goal.convert("failed", None, None) == {"Failed"}
+    assert goal.convert("phase=waitingpromotion", None, None) == {"WaitingPromotion"}
     with pytest.raises(click.BadParameter, match="unknown phase 'Paused'"):
         goal.convert("phase=Paused", None, None)
     with pytest.raises(click.BadParameter, match="use promoted, failed or phase=P"):
@@ -144,3 +154,13 @@ def test_snapshots_are_what_the_printer_keys_on() -> None:
     snap = Snapshot(backend.get_canary("default", "podinfo"))
     assert phase_key(snap) == "Progressing"
     assert watch_key(snap)[:3] == ("Progressing", False, 20)
+
+
+def test_ctrl_c_exits_130_not_an_outcome() -> None:
+    class Interrupted(ScriptedBackend):
+        def wait_for_change(self, since: int, timeout: float) -> int:
+            raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exited:
+        follow(Interrupted([at("Progressing", 20)]), "default", "podinfo", watch_outcome, lambda snap: None)
+    assert exited.value.code == 130
