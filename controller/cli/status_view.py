@@ -314,9 +314,9 @@ def _revisions(snap: Snapshot) -> str:
 
 def _weights(snap: Snapshot) -> Text:
     status, live = status_of(snap.canary), snap.live
-    text = Text(f"desired {weights(status.canary_weight)}")
+    text = Text(f"desired {weight_cell(snap.canary)}")
     if live is None:
-        text.append("  live unknown (no proxy answering)", style="dim")
+        text.append("  live unknown (no route read from the proxy)", style="dim")
     else:
         extra = " mirror" if live.mirrored else ""
         extra += " match" if live.matched else ""

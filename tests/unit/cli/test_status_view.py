@@ -152,11 +152,21 @@ def test_detail_card_shows_the_gate_waited_on_since_when_and_no_estimate_while_w
 def test_detail_card_without_a_proxy_or_a_run_says_what_it_cannot_know() -> None:
     idle = CanaryStatus(phase="Initialized", last_applied_spec=PRIMARY, last_promoted_spec=PRIMARY)
     lines = card(snapshot(idle, target=CANARY)).splitlines()
-    assert "  Weights:       desired 0/100  live unknown (no proxy answering)  (canary/primary)" in lines
+    assert ("  Weights:       desired 0/100  live unknown (no route read from the proxy)  "
+            "(canary/primary)") in lines
     assert ("Revisions:       primary a1a1a1a1a1  canary (same as primary)  target b2b2b2b2b2 "
             "(not picked up yet)") in lines
     assert not any(line.startswith(("Running for:", "Took:", "Time left:")) for line in lines)
     assert "░" * 30 + " 0/3 steps · canary 0%" in lines
+
+
+def test_ab_weights_apply_to_matching_requests() -> None:
+    ab = CanaryStatus(phase="Progressing", canary_weight=100, iterations=2, step=2, total_steps=4)
+    analysis = {"iterations": 4, "stepWeight": None, "maxWeight": None,
+                "match": [{"headers": {"x-canary": {"exact": "1"}}}]}
+    lines = card(snapshot(ab, live=Routes(0, 100, matched=True), **analysis)).splitlines()
+    assert "  Weights:       desired 100/0 match  live 100/0 match  (canary/primary)" in lines
+    assert "Strategy:        ab (4 iterations, every 3s, threshold 2)" in lines
 
 
 def test_a_finished_run_shows_how_long_it_took() -> None:
