@@ -2,10 +2,11 @@
 
 Starts an nginx backend (12-byte and 16 KiB responses), nginx as the reference proxy, and `sluice proxy`
 with a weighted split, a header route and metrics on, all on free loopback ports; drives each with wrk
-(1 thread) at 50 connections and at 1 connection, and prints `name=value` lines, ending with the ratios
-the issue sets targets for. Ratios, not absolutes: wrk, the proxies and the backend share the cores.
+(1 thread) at 50 connections and at 1 connection, interleaving the targets and repeating each run,
+and prints medians as `name=value` lines, ending with the ratios the issue sets targets for. Ratios,
+not absolutes: wrk, the proxies and the backend share the cores.
 
-    .venv/bin/python bench/proxy.py [--seconds 5]
+    .venv/bin/python bench/proxy.py [--seconds 2] [--repeat 3]
 
 Installs nginx and wrk with apt-get when missing (Debian). Everything it starts is stopped by PID.
 """
@@ -19,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,7 +142,8 @@ def rss_mb(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each wrk run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per target and load; medians are printed")
     options = parser.parse_args()
     ensure_tools()
     backend_port, nginx_port, sluice_port, admin_port = (free_port() for _ in range(4))
@@ -219,8 +222,12 @@ def main() -> None:
             wrk(f"http://127.0.0.1:{nginx_port}/", 50, 1)
             results: dict[str, dict[str, float]] = {}
             for label, path, connections in (("c50", "/", 50), ("c50_16k", "/big", 50), ("c1", "/", 1)):
-                for name, port in targets.items():
-                    run = wrk(f"http://127.0.0.1:{port}{path}", connections, options.seconds)
+                runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+                for _ in range(options.repeat):  # interleaved, so a busy moment hits every target alike
+                    for name, port in targets.items():
+                        runs[name].append(wrk(f"http://127.0.0.1:{port}{path}", connections, options.seconds))
+                for name, samples in runs.items():
+                    run = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
                     results[f"{name}_{label}"] = run
                     for key, value in run.items():
                         print(f"{name}_{label}_{key}={value:.1f}", flush=True)

@@ -39,7 +39,8 @@ def trace_headers(headers: dict[bytes, bytes]) -> bytes:
             return b"traceparent: 00-%s-%s-%s\r\n" % (trace.rjust(32, b"0"), span, flags)
     if traceparent is not None or has_b3:
         return b""  # present but unusable in the other format: pass along untouched
-    trace, span = b"%032x" % _random_bits(128), b"%016x" % _random_bits(64)
+    ids = b"%048x" % _random_bits(192)
+    trace, span = ids[:32], ids[32:]
     return b"traceparent: 00-%s-%s-01\r\nx-b3-traceid: %s\r\nx-b3-spanid: %s\r\nx-b3-sampled: 1\r\n" % (
         trace,
         span,
