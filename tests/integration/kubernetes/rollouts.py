@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from kubernetes import client
 
 from controller.api.crd_schema import all_crds
@@ -24,6 +25,20 @@ from controller.runtime.kubernetes import KubernetesController
 from tests.harness.poll import wait_until
 
 CRDS = Path(__file__).parent / "crds"
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture(k8s_api: Any, k8s_namespace: str, k8s_install_crds: Any) -> Cluster:
+    """The test's namespace, with sluice's, SMI's and Gateway API's CRDs installed."""
+    install_all_crds(k8s_install_crds)
+    return Cluster(k8s_api, k8s_namespace)
+
+
+@pytest.fixture(name="prometheus")
+def prometheus_fixture() -> Iterator[FakePrometheus]:
+    server = FakePrometheus()
+    yield server
+    server.close()
 
 
 class FakePrometheus:

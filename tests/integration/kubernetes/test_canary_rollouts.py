@@ -7,35 +7,20 @@ back. Metric verdicts come from a fake Prometheus on 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from controller.routers import smi
-from tests.integration.kubernetes.rollouts import (
+from tests.integration.kubernetes.rollouts import (  # noqa: F401
     SUCCESS_RATE,
     Cluster,
     FakePrometheus,
     WeightRecorder,
     canary,
+    cluster_fixture,
     deployment,
-    install_all_crds,
+    prometheus_fixture,
     running_controller,
 )
-
-
-@pytest.fixture
-def cluster(k8s_api: Any, k8s_namespace: str, k8s_install_crds: Any) -> Cluster:
-    install_all_crds(k8s_install_crds)
-    return Cluster(k8s_api, k8s_namespace)
-
-
-@pytest.fixture
-def prometheus() -> Iterator[FakePrometheus]:
-    server = FakePrometheus()
-    yield server
-    server.close()
 
 
 def split_weight(cluster: Cluster, version: str, name: str = "podinfo") -> int | None:
