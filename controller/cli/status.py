@@ -26,6 +26,7 @@ from controller.cli.status_view import (
     status_of,
     status_table,
     to_text,
+    watch_card,
 )
 from controller.cli.wait import DurationType, LinePrinter, follow, watch_outcome
 from controller.ports.store import NotFound
@@ -57,7 +58,7 @@ def _watch(
     elif console.is_terminal:
         with Live(console=console, auto_refresh=False, redirect_stdout=False) as live:
             def redraw(snap: Snapshot) -> None:
-                live.update(detail(snap, events), refresh=True)
+                live.update(watch_card(snap, events), refresh=True)
 
             code, last = follow(backend, namespace, name, watch_outcome, redraw, timeout)
     else:

@@ -400,6 +400,13 @@ def detail(snap: Snapshot, events: int = 10) -> RenderableType:
     return Group(*parts)
 
 
+def watch_card(snap: Snapshot, events: int = 10) -> RenderableType:
+    """The detail card with a footer saying it is live and how it ends."""
+    footer = Text(f"updated {snap.taken_at.strftime('%H:%M:%S')} · exits when the rollout ends "
+                  "(0 promoted, 1 rolled back, 2 waiting for approval) · Ctrl-C to stop", style="dim")
+    return Group(detail(snap, events), Text(), footer)
+
+
 # ---- one-line forms (no TTY, `sluice wait`) -----------------------------------------------------------
 
 

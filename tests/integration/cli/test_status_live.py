@@ -258,6 +258,7 @@ def test_watch_on_a_terminal_redraws_the_card_and_exits_by_outcome(world: World)
     os.close(primary)
     text = output.decode(errors="replace")
     assert "\x1b[" in text  # drawn with escape sequences (colour, cursor moves)
-    for seen in ("Status:", "1/3 steps · canary 20%", "2/3 steps · canary 40%", "3/3 steps · canary 0%"):
+    for seen in ("Status:", "1/3 steps · canary 20%", "2/3 steps · canary 40%", "3/3 steps · canary 0%",
+                 "Ctrl-C to stop"):
         assert seen in text
     assert "podinfo promoted (Succeeded): promotion finished" in text

@@ -21,6 +21,7 @@ from controller.cli.status_view import (
     ticks_left,
     time_left,
     to_text,
+    watch_card,
 )
 from controller.ports.store import Event
 from tests.unit.cli.fakes import canary
@@ -249,3 +250,9 @@ def test_duration(seconds: float, text: str) -> None:
 def test_bar() -> None:
     assert bar(1, 4, width=8) == "██░░░░░░"
     assert bar(0, 0, width=4) == "░░░░"
+
+
+def test_the_watch_card_says_it_is_live_and_how_it_ends() -> None:
+    lines = to_text(watch_card(snapshot(PROGRESSING)), width=140).splitlines()
+    assert lines[0] == "Name:            podinfo"
+    assert lines[-1].startswith("updated 12:05:00 · exits when the rollout ends (0 promoted, 1 rolled back")
