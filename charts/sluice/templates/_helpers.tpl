@@ -50,6 +50,7 @@ app.kubernetes.io/part-of: sluice
 {{/* Every controller flag from values; an empty string leaves the flag to the controller's default. */}}
 {{- define "sluice.controllerArgs" -}}
 {{- $c := .Values.controller -}}
+{{- $n := .Values.notifications -}}
 {{- $le := .Values.leaderElection -}}
 - controller
 {{- if $c.namespace }}
@@ -67,21 +68,36 @@ app.kubernetes.io/part-of: sluice
 {{- if $c.includeLabelPrefix }}
 - --include-label-prefix={{ $c.includeLabelPrefix }}
 {{- end }}
-- --enable-config-tracking={{ $c.enableConfigTracking }}
+{{- if $c.enableConfigTracking }}
+- --enable-config-tracking
+{{- else }}
+- --disable-config-tracking
+{{- end }}
+- --control-loop-interval={{ $c.controlLoopInterval }}
+- --threadiness={{ $c.threadiness }}
 {{- if $c.clusterName }}
 - --cluster-name={{ $c.clusterName }}
 {{- end }}
-{{- if $c.eventWebhook }}
-- --event-webhook={{ $c.eventWebhook }}
+{{- with $n.slack.url }}
+- --slack-url={{ . }}
 {{- end }}
-{{- if $c.noCrossNamespaceRefs }}
-- --no-cross-namespace-refs
+{{- with $n.slack.token }}
+- --slack-token={{ . }}
 {{- end }}
-{{- if $c.controlLoopInterval }}
-- --control-loop-interval={{ $c.controlLoopInterval }}
+{{- with $n.slack.channel }}
+- --slack-channel={{ . }}
 {{- end }}
-- --workers={{ $c.workers }}
+{{- with $n.slack.user }}
+- --slack-user={{ . }}
+{{- end }}
+{{- with $n.slack.proxyUrl }}
+- --slack-proxy-url={{ . }}
+{{- end }}
+{{- with $n.msteamsUrl }}
+- --msteams-url={{ . }}
+{{- end }}
 - --log-level={{ $c.logLevel }}
+- --log-format={{ $c.logFormat }}
 - --host=0.0.0.0
 - --port={{ $c.port }}
 {{- if $le.enabled }}

@@ -100,7 +100,7 @@ def test_two_replicas_with_leader_election() -> None:
     args = _container(documents)["args"]
     assert "--leader-elect" in args
     assert "--leader-elect-namespace=sluice-system" in args
-    assert "--leader-elect-lease-duration=15s" in args
+    assert "--leader-elect-lease-duration=15" in args
 
 
 def test_two_replicas_without_leader_election_is_refused() -> None:
