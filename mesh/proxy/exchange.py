@@ -229,7 +229,7 @@ class Exchange:
         """(response head, client framing is chunked, close after)."""
         request, client = self.request, self.client
         close = not request.keep_alive or client.listener.draining or client.closing or not request.complete
-        lines, length = http1.response_lines(response.headers)
+        lines, length = http1.drop_listed(response.lines, response.connection), response.length
         status = response.status
         chunked = False
         if streaming:

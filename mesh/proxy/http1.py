@@ -59,45 +59,18 @@ def _listed(connection: bytes) -> frozenset[bytes]:
     return frozenset(t for t in tokens if t and t not in HOP_BY_HOP and t not in (b"close", b"keep-alive"))
 
 
-def _without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:
-    return [line for line in lines if line.split(b":", 1)[0].lower() not in names]
+def header_line(name: bytes, value: bytes) -> bytes:
+    return b"%s: %s\r\n" % (name, value)
 
 
-def request_lines(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], dict[bytes, bytes]]:
-    """The header lines that travel upstream, and every header by lower-cased name, in one pass."""
-    lines = []
-    lowered = {}
-    for name, value in headers:
-        low = name.lower()
-        lowered[low] = value
-        if low not in REQUEST_DROP:
-            lines.append(b"%s: %s\r\n" % (name, value))
-    connection = lowered.get(b"connection")
-    if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
-        listed = _listed(connection)
-        if listed:
-            lines = _without(lines, listed)
-    return lines, lowered
-
-
-def response_lines(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], bytes | None]:
-    """The header lines that travel to the client, and the upstream's Content-Length if it sent one."""
-    lines = []
-    length = connection = None
-    for name, value in headers:
-        low = name.lower()
-        if low in HOP_BY_HOP:
-            if low == b"content-length":
-                length = value
-            elif low == b"connection":
-                connection = value
-            continue
-        lines.append(b"%s: %s\r\n" % (name, value))
-    if connection is not None and connection.lower() not in _PLAIN_CONNECTION:
-        listed = _listed(connection)
-        if listed:
-            lines = _without(lines, listed)
-    return lines, length
+def drop_listed(lines: list[bytes], connection: bytes | None) -> list[bytes]:
+    """`lines` without the headers a Connection header declared hop-by-hop (rare: usually a no-op)."""
+    if connection is None or connection.lower() in _PLAIN_CONNECTION:
+        return lines
+    listed = _listed(connection)
+    if not listed:
+        return lines
+    return [line for line in lines if line.split(b":", 1)[0].lower() not in listed]
 
 
 def error_response(status: int, message: str, close: bool = False) -> bytes:

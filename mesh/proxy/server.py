@@ -18,6 +18,7 @@ import httptools
 
 from mesh.proxy import http1
 from mesh.proxy.exchange import BUFFER_LIMIT, Exchange
+from mesh.proxy.http1 import REQUEST_DROP
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
 from mesh.proxy.upstream_pool import UpstreamConnection
@@ -38,7 +39,6 @@ class ClientRequest:
         "chunked",
         "complete",
         "conn",
-        "headers",
         "keep_alive",
         "lines",
         "lowered",
@@ -52,7 +52,6 @@ class ClientRequest:
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
         self.lowered: dict[bytes, bytes] = {}
         self.lines: list[bytes] = []  # header lines to send upstream
         self.method = "GET"
@@ -192,7 +191,11 @@ class ClientConnection(asyncio.Protocol):
         self.request.url += url  # type: ignore[union-attr]
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.request.headers.append((name, value))  # type: ignore[union-attr]
+        request = self.request
+        lowered = name.lower()
+        request.lowered[lowered] = value  # type: ignore[union-attr]
+        if lowered not in REQUEST_DROP:
+            request.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         request = self.request
@@ -200,8 +203,8 @@ class ClientConnection(asyncio.Protocol):
         request.method = parser.get_method().decode("ascii")  # type: ignore[union-attr]
         request.version = parser.get_http_version()  # type: ignore[union-attr]
         request.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
-        request.lines, lowered = http1.request_lines(request.headers)  # type: ignore[union-attr]
-        request.lowered = lowered  # type: ignore[union-attr]
+        lowered = request.lowered  # type: ignore[union-attr]
+        request.lines = http1.drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
         if b"transfer-encoding" in lowered:
             request.chunked = True  # type: ignore[union-attr]
         elif lowered.get(b"content-length", b"0") in (b"0", b""):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import httptools
 
+from mesh.proxy.http1 import HOP_BY_HOP
+
 
 class UpstreamError(Exception):
     """An attempt failed before a complete response; `kind` is a retry-on condition."""
@@ -34,10 +36,12 @@ class UpstreamResponse:
         "chunked",
         "chunks",
         "complete",
+        "connection",
         "error",
         "head_only",
-        "headers",
         "keep_alive",
+        "length",
+        "lines",
         "notify",
         "sink",
         "size",
@@ -50,7 +54,10 @@ class UpstreamResponse:
         self.head_only = head_only
         self.buffer_limit = buffer_limit
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+        # End-to-end header lines, filtered as they are parsed; Content-Length and Connection kept apart.
+        self.lines: list[bytes] = []
+        self.length: bytes | None = None
+        self.connection: bytes | None = None
         self.chunks: list[bytes] = []
         self.size = 0
         self.chunked = False
@@ -117,7 +124,15 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.response.headers.append((name, value))  # type: ignore[union-attr]
+        response = self.response
+        lowered = name.lower()
+        if lowered in HOP_BY_HOP:
+            if lowered == b"content-length":
+                response.length = value  # type: ignore[union-attr]
+            elif lowered == b"connection":
+                response.connection = value  # type: ignore[union-attr]
+        else:
+            response.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         response = self.response
@@ -145,7 +160,8 @@ class UpstreamConnection(asyncio.Protocol):
         if response is None:
             return
         if response.status < 200:  # 1xx interim response: the real one follows
-            response.headers.clear()
+            response.lines.clear()
+            response.length = response.connection = None
             return
         self.response = None
         response.complete = True
