@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 from collections import Counter
 
 from tests.integration.proxy.conftest import canary_service
@@ -99,3 +101,35 @@ def test_requests_for_an_unknown_host_get_404_when_every_service_names_hosts(ups
     client = running.client()
     assert client.request(host="podinfo.local:80").backend == "primary"
     assert client.request(host="other.local").status == 404
+
+
+def _read_responses(sock, count: int) -> list[bytes]:
+    """Read `count` content-length framed responses from a raw socket."""
+    data, replies = b"", []
+    while len(replies) < count:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(replies)} responses"
+        data += chunk
+        while b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            if len(rest) < length:
+                break
+            replies.append(head + b"\r\n\r\n" + rest[:length])
+            data = rest[length:]
+    return replies
+
+
+def test_pipelined_requests_are_answered_in_order_and_http10_clients_are_served(upstream, proxy):
+    running = proxy({"services": [canary_service(upstream("primary"), upstream("canary"))]})
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(b"".join(b"GET /n%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(5)))
+        replies = _read_responses(sock, 5)
+    paths = [json.loads(reply.split(b"\r\n\r\n", 1)[1])["path"] for reply in replies]
+    assert paths == [f"/n{i}" for i in range(5)]
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk  # the proxy closes after answering an HTTP/1.0 request
+    assert answer.startswith(b"HTTP/1.1 200") and b'"path": "/old"' in answer
