@@ -23,6 +23,7 @@ from controller.cli.resources import open_store, state_option
 from controller.platforms.local.revision import spec_revision
 from controller.platforms.local.store import LocalStore
 from controller.ports.store import Event, NotFound
+from controller.routers.bundled_proxy import live_routes
 from mesh.proxy.admin_client import AdminClient, AdminError
 
 
@@ -94,14 +95,7 @@ class LocalBackend:
         if admin is None:
             return None
         try:
-            live = admin.get_routes(canary.spec.apex_name())
-            return Routes(
-                primary_weight=live["primary_weight"],
-                canary_weight=live["canary_weight"],
-                mirrored=live.get("mirrored", False),
-                mirror_weight=live.get("mirror_weight", 100),
-                matched=live.get("matched", False),
-            )
+            return live_routes(admin, canary.spec.apex_name())
         except (OSError, AdminError, KeyError, TypeError, ValueError):
             return None
 

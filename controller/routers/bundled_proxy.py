@@ -60,14 +60,7 @@ class BundledProxyRouter:
         )
 
     def get_routes(self, canary: Canary) -> Routes:
-        live = self.admin.get_routes(canary.spec.apex_name())
-        return Routes(
-            primary_weight=live["primary_weight"],
-            canary_weight=live["canary_weight"],
-            mirrored=live["mirrored"],
-            mirror_weight=live["mirror_weight"],
-            matched=live["matched"],
-        )
+        return live_routes(self.admin, canary.spec.apex_name())
 
     def finalize(self, canary: Canary) -> None:
         config = self.admin.get_config()
@@ -114,6 +107,18 @@ class BundledProxyRouter:
             affinity = analysis.session_affinity
             service["sticky"] = {"cookie": affinity.cookie_name, "max_age": float(affinity.max_age)}
         return service
+
+
+def live_routes(admin: AdminClient, service: str) -> Routes:
+    """The weights the proxy applies to `service` right now, as the engine's Routes."""
+    live = admin.get_routes(service)
+    return Routes(
+        primary_weight=live["primary_weight"],
+        canary_weight=live["canary_weight"],
+        mirrored=live.get("mirrored", False),
+        mirror_weight=live.get("mirror_weight", 100),
+        matched=live.get("matched", False),
+    )
 
 
 def proxy_match(match: HTTPMatchRequest) -> dict[str, Any]:
