@@ -7,6 +7,7 @@ at the end, and every process the demo started is stopped, also on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -17,10 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from controller.api.loading import parse_resource
 from controller.api.status import CanaryStatus
+from controller.cli.backend import LocalBackend, take_snapshot
+from controller.cli.status_view import change_line, watch_card
 from controller.demo.scenario import AB_HEADER, AB_VALUE, Strategy, canary, workload
 from controller.demo.traffic import Tally, Traffic
 from controller.runtime.local import LocalController
@@ -57,6 +61,7 @@ class Demo:
         self.port = _free_port()
         self.controller: LocalController | None = None
         self.traffic: list[Traffic] = []
+        self._last_line = ""
 
     def run(self) -> int:
         try:
@@ -105,20 +110,26 @@ class Demo:
         self.controller.store.apply_all([parse_resource(doc, source="demo") for doc in documents])
 
     def _wait_for(self, phases: tuple[str, ...], timeout: float, title: str) -> CanaryStatus:
+        """Follow the canary until it reaches one of `phases`: the live status card on a terminal (the same
+        as `sluice status --watch`), one line per change otherwise."""
         assert self.controller is not None
-        deadline, last = time.monotonic() + timeout, None
-        while True:
-            status = self.controller.store.get_canary("default", "podinfo").status or CanaryStatus()
-            phase = status.phase or "Initializing"
-            line = f"{phase:<17} weight {status.canary_weight:>3}%  {status.last_reason or ''}"
-            if line != last:
-                self.console.print(f"  {time.strftime('%H:%M:%S')}  {line}", highlight=False)
-                last = line
-            if status.phase in phases:
-                return status
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"demo: {title}: still {status.phase} after {timeout:.0f}s")
-            time.sleep(0.2)
+        backend = LocalBackend(self.controller.store)
+        deadline = time.monotonic() + timeout
+        live = Live(console=self.console, refresh_per_second=4) if self.console.is_terminal else None
+        with live or contextlib.nullcontext():
+            while True:
+                snap = take_snapshot(backend, "default", "podinfo")
+                status = snap.canary.status or CanaryStatus()
+                if live is not None:
+                    live.update(watch_card(snap, events=5))
+                elif (line := change_line(snap).split(" ", 1)[1]) != self._last_line:
+                    self.console.print(f"  {change_line(snap)}", highlight=False, soft_wrap=True)
+                    self._last_line = line
+                if status.phase in phases:
+                    return status
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"demo: {title}: still {status.phase} after {timeout:.0f}s")
+                backend.wait_for_change(backend.changes(), timeout=0.5)
 
     def _tally(self) -> Tally:
         total = Tally(0, 0)
