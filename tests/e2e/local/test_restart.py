@@ -1,0 +1,86 @@
+"""`sluice run` killed with SIGKILL mid-rollout and started again resumes from status.
+
+Killed twice: the moment the proxy shows weight 20 (in practice just after that tick's status write:
+the tick is a few milliseconds), and as soon as the status says Promoting (the new primary processes are
+starting). Each restarted controller must go on from the status and the live routes: every weight step
+happens once (the events and the proxy's own routes, watched all along, say so), the proxy and the
+workload processes are adopted rather than started twice, and the clients never notice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from tests.e2e.local.clients import Clients
+from tests.e2e.local.rig import TERMINAL, Rig, canary, success_rate, weights_of, workload
+from tests.harness.poll import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+class WeightWatcher:
+    """Polls the proxy's admin API and keeps each change of the live canary weight, in order."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.admin = rig.admin()
+        self.service = "podinfo"
+        self.seen: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> WeightWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                weight = self.admin.get_routes(self.service)["canary_weight"]
+            except Exception:
+                weight = None
+            if weight is not None and (not self.seen or self.seen[-1] != weight):
+                self.seen.append(weight)
+            self._stop.wait(0.01)
+
+
+def test_sigkill_mid_rollout_resumes_without_repeating_a_step(rig: Rig) -> None:
+    analysis = {"stepWeight": 10, "maxWeight": 50, "metrics": [success_rate()]}
+    rig.apply(workload("v1"), canary(rig.port, analysis))
+    rig.start_controller()
+    rig.wait_phase("Initialized", timeout=30)
+    proxy_pid = rig.proxy_pid()
+    with Clients(rig.port, workers=3) as clients, WeightWatcher(rig) as weights:
+        rig.apply(workload("v2"))
+        wait_until(lambda: 20 in weights.seen, timeout=30, interval=0.005, what="live weight 20")
+        rig.kill_controller()
+        before = {role: {r.pid for r in rig.running(role)} for role in ("primary", "canary")}
+        assert len(before["primary"]) == len(before["canary"]) == 1, before
+
+        rig.start_controller()
+        rig.wait_for(lambda s: s.canary_weight >= 30, timeout=30, what="the next step after the restart")
+        after = {role: {r.pid for r in rig.running(role)} for role in ("primary", "canary")}
+        assert after == before, "the restarted controller adopted the processes, none started twice"
+        assert rig.proxy_pid() == proxy_pid, "and the proxy"
+
+        rig.wait_phase("Promoting", timeout=30)
+        rig.kill_controller()
+        rig.start_controller()
+        status = rig.wait_phase(*TERMINAL, timeout=60)
+        assert status.phase == "Succeeded", status.last_reason
+        wait_until(lambda: weights.seen[-1] == 0, timeout=10, what="all traffic back on the primary")
+
+    assert weights_of(rig.events()) == [10, 20, 30, 40, 50], [e.message for e in rig.events()]
+    assert weights.seen == [0, 10, 20, 30, 40, 50, 0]
+    assert clients.failures() == [], f"{len(clients.failures())} of {clients.count()} failed"
+    assert set(clients.versions()) == {"v1", "v2"}
+    assert rig.running("canary") == []
+    assert len(rig.running("primary")) == 1
+    ever = Counter(r.key.role for r in rig.seen.values())
+    assert ever == {"primary": 2, "canary": 1}, "ever started: the v1 primary, the canary, the v2 primary"
