@@ -101,9 +101,10 @@ class Rig:
         self.seen: dict[int, ProcessRecord] = {}
 
     # ---- commands a user runs -----------------------------------------------------------------
-    def sluice(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def sluice(self, *args: str, timeout: float = 60, state: bool = True) -> subprocess.CompletedProcess[str]:
+        """`sluice ARGS --state <this state folder>` (without --state for commands that take none)."""
         return subprocess.run(
-            [*SLUICE, *args, "--state", str(self.state)],
+            [*SLUICE, *args, *(["--state", str(self.state)] if state else [])],
             capture_output=True, text=True, timeout=timeout, cwd=REPO,
         )
 
