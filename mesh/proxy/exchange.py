@@ -30,32 +30,22 @@ BUFFER_LIMIT = 64 * 1024
 
 _FAILURE_STATUS = {"connect-failure": 502, "reset": 502, "protocol": 502, "overflow": 503, "timeout": 504}
 _perf = time.perf_counter
-_NEVER = float("inf")
+_NEVER = float("inf")  # the class default of the deadline fields is this very object
 
 
 class Exchange:
-    __slots__ = (
-        "attempt",
-        "backend",
-        "client",
-        "deadline_at",
-        "done",
-        "endpoint",
-        "expired",
-        "head",
-        "next_deadline",
-        "policy",
-        "request",
-        "response",
-        "route_name",
-        "service",
-        "set_cookie",
-        "started",
-        "streaming",
-        "try_deadline_at",
-        "upstream",
-        "waiting",
-    )
+    # Per-request objects set only what differs from these class defaults: fewer stores per request.
+    attempt = 0
+    expired = False
+    done = False
+    streaming = False
+    head = b""
+    endpoint: EndpointPool | None = None
+    upstream: UpstreamConnection | None = None
+    response: UpstreamResponse | None = None
+    waiting: asyncio.Task[None] | asyncio.TimerHandle | None = None
+    # perf_counter seconds; Deadlines sweeps call on_deadline once next_deadline has passed.
+    deadline_at = try_deadline_at = next_deadline = _NEVER
 
     def __init__(
         self,
@@ -75,17 +65,6 @@ class Exchange:
         self.policy: RoutePolicy = service.policies[route_name]
         self.set_cookie = set_cookie
         self.started = started
-        self.attempt = 0
-        self.expired = False
-        self.done = False
-        self.streaming = False
-        self.head = b""
-        self.endpoint: EndpointPool | None = None
-        self.upstream: UpstreamConnection | None = None
-        self.response: UpstreamResponse | None = None
-        # perf_counter seconds; Deadlines sweeps call on_deadline once next_deadline has passed.
-        self.deadline_at = self.try_deadline_at = self.next_deadline = _NEVER
-        self.waiting: asyncio.Task[None] | asyncio.TimerHandle | None = None
 
     # --- start ---------------------------------------------------------------------------------------
 

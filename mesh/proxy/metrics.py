@@ -7,7 +7,7 @@ its (service, backend, route) cell, bumps integers in it, and the text format is
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left as _bisect
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -17,21 +17,22 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class RouteCell:
     """Counters of one (namespace, service, backend, route)."""
 
-    __slots__ = ("buckets", "by_class", "count", "retries", "total_seconds")
+    __slots__ = ("buckets", "by_class", "retries", "total_seconds")
 
     def __init__(self) -> None:
-        self.by_class = [0, 0, 0, 0, 0]
+        self.by_class = [0] * 6  # indexed by status // 100; odd statuses >= 600 count as 5xx
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.count = 0
         self.total_seconds = 0.0
         self.retries = 0
 
     def observe(self, status: int, seconds: float) -> None:
-        index = status // 100 - 1
-        self.by_class[index if 0 <= index < 5 else 4] += 1
-        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.count += 1
+        self.by_class[status // 100 if status < 600 else 5] += 1
+        self.buckets[_bisect(LATENCY_BUCKETS, seconds)] += 1
         self.total_seconds += seconds
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_class)
 
 
 class Gauge:
@@ -88,7 +89,7 @@ class Metrics:
             "# TYPE sluice_proxy_requests_total counter",
         ]
         for labels, cell in routes:
-            for status_class, value in zip(STATUS_CLASSES, cell.by_class, strict=True):
+            for status_class, value in zip(STATUS_CLASSES, cell.by_class[1:], strict=True):
                 if value:
                     with_class = _labels((*labels, ("status_class", status_class)))
                     out.append(f"sluice_proxy_requests_total{with_class} {value}")

@@ -32,38 +32,23 @@ _perf = time.perf_counter
 class ClientRequest:
     """One request from a client: head, and a body that is buffered or streamed to an upstream."""
 
-    __slots__ = (
-        "answered",
-        "body",
-        "body_size",
-        "chunked",
-        "complete",
-        "conn",
-        "keep_alive",
-        "lines",
-        "lowered",
-        "method",
-        "replayable",
-        "sink",
-        "url",
-        "version",
-    )
+    # Class defaults: a request sets only what differs (fewer stores per request).
+    method = "GET"
+    version = "1.1"
+    keep_alive = True
+    chunked = False
+    body_size = 0
+    replayable = True
+    complete = False
+    sink: UpstreamConnection | None = None
+    answered = False  # a response head has gone to the client
 
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
         self.url = b""
         self.lowered: dict[bytes, bytes] = {}
         self.lines: list[bytes] = []  # header lines to send upstream
-        self.method = "GET"
-        self.version = "1.1"
-        self.keep_alive = True
-        self.chunked = False
         self.body: list[bytes] = []
-        self.body_size = 0
-        self.replayable = True
-        self.complete = False
-        self.sink: UpstreamConnection | None = None
-        self.answered = False  # a response head has gone to the client
 
     def feed(self, data: bytes) -> None:
         self.body_size += len(data)

@@ -12,11 +12,15 @@ import re
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HEX = re.compile(rb"^[0-9a-f]+$")
 _ZERO_TRACE = b"0" * 32
+_NEW_TRACE = b"traceparent: 00-%s-%s-01\r\nx-b3-traceid: %s\r\nx-b3-spanid: %s\r\nx-b3-sampled: 1\r\n"
 _random_bits = random.getrandbits  # ids need uniqueness, not secrecy: a PRNG is enough and 3x cheaper
 
 
 def trace_headers(headers: dict[bytes, bytes]) -> bytes:
     """Header lines to add so the request carries both formats; b"" when both are already there."""
+    if b"traceparent" not in headers and b"x-b3-traceid" not in headers and b"b3" not in headers:
+        ids = b"%048x" % _random_bits(192)  # the common case: start a trace
+        return _NEW_TRACE % (ids[:32], ids[32:], ids[:32], ids[32:])
     traceparent = headers.get(b"traceparent")
     b3_trace = headers.get(b"x-b3-traceid")
     has_b3 = b3_trace is not None or b"b3" in headers
@@ -37,13 +41,4 @@ def trace_headers(headers: dict[bytes, bytes]) -> bytes:
         if _HEX.match(trace) and len(trace) in (16, 32) and _HEX.match(span) and len(span) == 16:
             flags = b"00" if headers.get(b"x-b3-sampled", b"1").strip() == b"0" else b"01"
             return b"traceparent: 00-%s-%s-%s\r\n" % (trace.rjust(32, b"0"), span, flags)
-    if traceparent is not None or has_b3:
-        return b""  # present but unusable in the other format: pass along untouched
-    ids = b"%048x" % _random_bits(192)
-    trace, span = ids[:32], ids[32:]
-    return b"traceparent: 00-%s-%s-01\r\nx-b3-traceid: %s\r\nx-b3-spanid: %s\r\nx-b3-sampled: 1\r\n" % (
-        trace,
-        span,
-        trace,
-        span,
-    )
+    return b""  # present but unusable in the other format: pass along untouched

@@ -31,40 +31,24 @@ class UpstreamResponse:
 
     # Callbacks rather than a future: the common request never needs a task (mesh.md §4.2 budget).
 
-    __slots__ = (
-        "buffer_limit",
-        "chunked",
-        "chunks",
-        "complete",
-        "connection",
-        "error",
-        "head_only",
-        "keep_alive",
-        "length",
-        "lines",
-        "notify",
-        "sink",
-        "size",
-        "status",
-    )
+    # Class defaults: an attempt sets only what differs (fewer stores per request).
+    status = 0
+    size = 0
+    chunked = False
+    keep_alive = True
+    complete = False
+    error: UpstreamError | None = None
+    sink: Callable[[bytes], None] | None = None
+    length: bytes | None = None  # Content-Length, kept apart from the forwarded lines
+    connection: bytes | None = None
 
     def __init__(self, notify: Callable[[], None], head_only: bool, buffer_limit: int) -> None:
         # Called once when the response is complete, too big to hold, or failed; re-armed to stream.
         self.notify: Callable[[], None] | None = notify
         self.head_only = head_only
         self.buffer_limit = buffer_limit
-        self.status = 0
-        # End-to-end header lines, filtered as they are parsed; Content-Length and Connection kept apart.
-        self.lines: list[bytes] = []
-        self.length: bytes | None = None
-        self.connection: bytes | None = None
+        self.lines: list[bytes] = []  # end-to-end header lines, filtered as they are parsed
         self.chunks: list[bytes] = []
-        self.size = 0
-        self.chunked = False
-        self.keep_alive = True
-        self.complete = False
-        self.error: UpstreamError | None = None
-        self.sink: Callable[[bytes], None] | None = None
 
     def wake(self) -> None:
         notify = self.notify
@@ -124,15 +108,14 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        response = self.response
+        if name.lower() not in HOP_BY_HOP:
+            self.response.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
+            return
         lowered = name.lower()
-        if lowered in HOP_BY_HOP:
-            if lowered == b"content-length":
-                response.length = value  # type: ignore[union-attr]
-            elif lowered == b"connection":
-                response.connection = value  # type: ignore[union-attr]
-        else:
-            response.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
+        if lowered == b"content-length":
+            self.response.length = value  # type: ignore[union-attr]
+        elif lowered == b"connection":
+            self.response.connection = value  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         response = self.response
