@@ -184,9 +184,9 @@ class Rig:
             stop(self.controller)
         self.note_processes()
         leftovers = [r for r in self.seen.values() if processes.is_ours(r.pid, r.start_ticks, r.argv)]
-        _terminate([r.pid for r in leftovers])
+        terminate([r.pid for r in leftovers])
         with contextlib.suppress(OSError, ValueError, KeyError):
-            _terminate([self.proxy_pid()])
+            terminate([self.proxy_pid()])
         (self.state / "proxy.json").unlink(missing_ok=True)
 
     def _assert_controller_alive(self) -> None:
@@ -201,7 +201,7 @@ class Rig:
         return "unreadable"
 
 
-def _terminate(pids: Sequence[int], timeout: float = 10.0) -> None:
+def terminate(pids: Sequence[int], timeout: float = 10.0) -> None:
     """SIGTERM each process group, then SIGKILL what is still there after `timeout`."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
