@@ -238,29 +238,28 @@ class Exchange:
         self.request.answered = True
         self.request.sink = None
         chunks = response.chunks
-        transport = self.client.transport
+        write = self.client.write
         if not chunks:
-            transport.write(head)
+            write(head)
         elif len(chunks) == 1:
-            transport.write(head + chunks[0])
+            write(head + chunks[0])
         else:
-            transport.write(b"".join((head, *chunks)))
+            write(b"".join((head, *chunks)))
         if close:
             self.client.close_after_answer()
 
     def _start_streaming(self, response: UpstreamResponse) -> None:
         """Send the head and what has arrived, then the rest as it comes, with back-pressure both ways."""
         head, chunked, close = self._head(response, streaming=True)
-        transport = self.client.transport
+        write = self.client.write
         self.request.answered = True
         self.streaming = True
-        transport.write(head)
         if chunked:
-            transport.writelines([http1.chunk(c) for c in response.chunks])
-            response.sink = lambda data: transport.write(http1.chunk(data))
+            write(b"".join((head, *map(http1.chunk, response.chunks))))
+            response.sink = lambda data: write(http1.chunk(data))
         else:
-            transport.writelines(response.chunks)
-            response.sink = transport.write
+            write(b"".join((head, *response.chunks)))
+            response.sink = write
         response.chunks = []
         self.response = response
         self.client.streaming_from = self.upstream
@@ -271,14 +270,13 @@ class Exchange:
         self.client.streaming_from = None
         self.request.sink = None
         upstream = self.upstream
-        transport = self.client.transport
         if response.error is not None or self.done:
             upstream.close()  # type: ignore[union-attr]
             self.client.abort()  # the head is gone; cutting the connection is the only honest signal
             self._finish(response.status if response.error is None else 502)
             return
         if chunked:
-            transport.write(http1.LAST_CHUNK)
+            self.client.write(http1.LAST_CHUNK)
         self.endpoint.release(upstream, response.keep_alive and self.request.complete)  # type: ignore[union-attr,arg-type]
         if close:
             self.client.close_after_answer()

@@ -136,6 +136,9 @@ class ClientConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._refuse(501, "protocol upgrades are not supported")
+        except httptools.HttpParserCallbackError as exc:  # a bug must cost one connection, never the proxy
+            self.proxy.log_error(f"request handling failed: {exc.__cause__ or exc!r}")
+            self._refuse(500, "internal error in the proxy")
         except httptools.HttpParserError as exc:
             self._refuse(400, f"malformed request: {exc}")
 
@@ -158,6 +161,11 @@ class ClientConnection(asyncio.Protocol):
         self.transport.close()
         if self.exchange is not None:
             self.exchange.drop(400)  # its request is broken (e.g. a bad chunk): stop forwarding it
+
+    def write(self, data: bytes) -> None:
+        """Write to the client unless it has gone (a late answer is dropped, not an error)."""
+        if not self.transport.is_closing():
+            self.transport.write(data)
 
     def close_after_answer(self) -> None:
         self.closing = True
@@ -323,6 +331,6 @@ class ClientConnection(asyncio.Protocol):
             return
         request.answered = True
         close = not request.complete or not request.keep_alive or self.listener.draining
-        self.transport.write(http1.error_response(status, message, close=close))
+        self.write(http1.error_response(status, message, close=close))
         if close:
             self.close_after_answer()

@@ -9,6 +9,7 @@ state the balancer reads. One request at a time per connection: no pipelining.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -103,6 +104,14 @@ class UpstreamConnection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:  # a bug on our side, not the upstream's
+            print(
+                f"sluice-proxy: response handling failed: {exc.__cause__ or exc!r}",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._fail(UpstreamError("protocol", f"response handling failed: {exc}"))
+            self.close()
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError("protocol", f"bad response from {self.pool.name}: {exc}"))
             self.close()

@@ -137,3 +137,22 @@ def test_malformed_requests_get_400_and_the_proxy_keeps_serving(upstream, proxy)
             answer = sock.recv(4096)
             assert answer.startswith(b"HTTP/1.1 400"), answer
     assert Client(running.port).request().status == 200
+
+
+def test_clients_that_leave_mid_request_are_cleaned_up(upstream, proxy):
+    running = proxy({"services": [canary_service(upstream("primary"), upstream("canary"))]})
+    for path in ("/?delay=0.3", "/?size=5000000&chunked=1"):
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", running.port), timeout=5) as sock:
+                sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                if "size" in path:
+                    sock.recv(1000)  # the download has started
+    wait_until(
+        lambda: (
+            'sluice_proxy_requests_in_flight{namespace="default",service="podinfo"} 0'
+            in running.admin.metrics()
+        ),
+        timeout=10,
+        what="no request left in flight",
+    )
+    assert Client(running.port).request().status == 200
