@@ -8,6 +8,7 @@ is noise next to timeouts measured in hundreds of milliseconds.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Protocol
 
@@ -37,9 +38,15 @@ class Deadlines:
 
     def _sweep(self) -> None:
         now = _perf()
-        for item in [item for item in self.watched if item.next_deadline <= now]:
-            item.on_deadline(now)
-        self._handle = self.loop.call_later(TICK_SECONDS, self._sweep) if self.watched else None
+        try:
+            for item in [item for item in self.watched if item.next_deadline <= now]:
+                try:
+                    item.on_deadline(now)
+                except Exception as exc:  # one broken item must not stop every other timeout
+                    self.watched.discard(item)
+                    print(f"sluice-proxy: timeout handling failed: {exc!r}", file=sys.stderr, flush=True)
+        finally:
+            self._handle = self.loop.call_later(TICK_SECONDS, self._sweep) if self.watched else None
 
     def close(self) -> None:
         if self._handle is not None:
