@@ -38,7 +38,6 @@ class Exchange:
     attempt = 0
     expired = False
     done = False
-    streaming = False
     head = b""
     endpoint: EndpointPool | None = None
     upstream: UpstreamConnection | None = None
@@ -98,12 +97,10 @@ class Exchange:
         if endpoint is None:
             self._fail_with(503, f"backend {self.backend.name} has no endpoints")
             return
-        idle = endpoint.idle
-        upstream = idle.pop() if idle else None
-        if upstream is None or upstream.closed:
+        upstream = endpoint.take_idle()
+        if upstream is None:
             self.waiting = self.client.proxy.loop.create_task(self._connect(endpoint))
             return
-        upstream.reused = True
         self._send(upstream)
 
     async def _connect(self, endpoint: EndpointPool) -> None:
@@ -253,7 +250,6 @@ class Exchange:
         head, chunked, close = self._head(response, streaming=True)
         write = self.client.write
         self.request.answered = True
-        self.streaming = True
         if chunked:
             write(b"".join((head, *map(http1.chunk, response.chunks))))
             response.sink = lambda data: write(http1.chunk(data))

@@ -35,7 +35,6 @@ class UpstreamResponse:
     # Class defaults: an attempt sets only what differs (fewer stores per request).
     status = 0
     size = 0
-    chunked = False
     keep_alive = True
     complete = False
     error: UpstreamError | None = None
