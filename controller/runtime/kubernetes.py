@@ -16,20 +16,26 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
+from analysis.errors import MetricConfigError
 from analysis.providers.registry import builtin_provider
 from controller.api.canary import Canary
 from controller.notify.defaults import dispatcher_from_settings
 from controller.notify.queue import DeliveryQueue
+from controller.platforms.kubernetes.autoscaler import AutoscalerError
 from controller.platforms.kubernetes.client import KubeClient
-from controller.platforms.kubernetes.platform import SELECTOR_LABELS, KubernetesPlatform
+from controller.platforms.kubernetes.platform import SELECTOR_LABELS, KubernetesPlatform, TargetError
 from controller.platforms.kubernetes.store import KubernetesStore
-from controller.routers.registry import ProviderRouter
+from controller.routers.registry import ProviderRouter, UnknownProvider
+from controller.routers.smi import UnsupportedRoutes
 from controller.runtime.adapters import alert_sink, check_runner, hook_caller
 from controller.runtime.metrics import ControllerMetrics
 from controller.runtime.scheduler import CanaryScheduler, JobSpec
 from controller.runtime.tick import TickRunner
 
 log = logging.getLogger("sluice.kubernetes")
+
+# Problems of a Canary's own making, fixed by editing it (or its target), not by a retry of ours.
+USER_ERRORS = (TargetError, AutoscalerError, UnsupportedRoutes, UnknownProvider, MetricConfigError)
 
 
 class KubernetesController:
@@ -102,6 +108,9 @@ class KubernetesController:
     def tick(self, namespace: str, name: str) -> None:
         try:
             decision = self.runner(namespace, name)
+        except USER_ERRORS as exc:  # the Canary asks for something impossible: say so, no traceback
+            self.store.report_problem(namespace, name, f"tick failed: {exc}")
+            return
         except Exception as exc:
             self.store.report_problem(namespace, name, f"tick failed: {exc}")
             raise

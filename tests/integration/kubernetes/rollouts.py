@@ -182,13 +182,12 @@ class Cluster:
             what=f"canary {name} to reach {phase} (now {self.canary_status(name)})",
         )
 
-    def set_image(self, name: str, image: str) -> None:
-        self.patch(
-            "apps/v1",
-            "deployments",
-            name,
-            {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}},
-        )
+    def set_image(self, name: str, image: str, kind: str = "deployments") -> None:
+        """Change only the image (a JSON merge patch would replace the whole containers list)."""
+        workload = self.get("apps/v1", kind, name)
+        assert workload is not None
+        workload["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        self.kube.replace(self.path("apps/v1", kind, name), workload)
 
     def image(self, name: str) -> str:
         return self.deployment(name)["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -206,24 +205,29 @@ class Cluster:
 class WeightRecorder:
     """Watches an object's weights from the test's side: every distinct canary weight, in order."""
 
-    def __init__(self, read: Callable[[], int | None]) -> None:
+    def __init__(self, read: Callable[[], Any]) -> None:
         self.read = read
-        self.seen: list[int] = []
+        self.seen: list[Any] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                weight = self.read()
-            except Exception:
-                weight = None
-            if weight is not None and (not self.seen or self.seen[-1] != weight):
-                self.seen.append(weight)
+            self._sample()
             self._stop.wait(0.05)
 
-    def stop(self) -> list[int]:
+    def _sample(self) -> None:
+        try:
+            weight = self.read()
+        except Exception:
+            weight = None
+        if weight is not None and (not self.seen or self.seen[-1] != weight):
+            self.seen.append(weight)
+
+    def stop(self) -> list[Any]:
+        """Stop, after one last reading (the last change may be younger than the polling interval)."""
         self._stop.set()
         self._thread.join(timeout=5)
+        self._sample()
         return self.seen
