@@ -26,7 +26,7 @@ lint: setup
 unit: setup
 	$(PY) -m pytest tests/unit -q
 
-test: setup system-deps lint cluster-binaries
+test: setup system-deps lint cluster-binaries helm
 	$(PY) -m pytest
 
 demo: setup
@@ -52,3 +52,18 @@ cluster: setup cluster-binaries
 # Stop the processes `make cluster` started, by the PIDs recorded in .sluice/cluster/pids.json.
 cluster-down: setup
 	@$(PY) -m tests.cluster down
+
+# helm for the chart tests, built once with `go install` into ~/.cache/sluice/bin (cold: ~4 min; cached: instant).
+.PHONY: helm chart-lint
+HELM := $(or $(SLUICE_CACHE_DIR),$(HOME)/.cache/sluice)/bin/helm
+helm:
+	@bash scripts/install-helm.sh >/dev/null
+
+# helm lint --strict and helm template of charts/sluice (defaults, and with every option on).
+chart-lint: helm
+	$(HELM) lint --strict charts/sluice
+	$(HELM) template sluice charts/sluice --namespace sluice-system --include-crds >/dev/null
+	$(HELM) template sluice charts/sluice --namespace sluice-system \
+	  --set replicaCount=2,serviceMonitor.enabled=true,podDisruptionBudget.enabled=true \
+	  --set readinessProbe.httpGet.path=/healthz,controller.namespace=team-a >/dev/null
+	@echo "chart-lint: ok"
