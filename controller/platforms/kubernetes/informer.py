@@ -3,9 +3,10 @@
 LIST gives the current objects and a resourceVersion; WATCH from there (with bookmarks, so an idle
 watch still advances its resourceVersion and a reconnect does not replay or miss). When the server ends
 the watch (its timeout) we watch again from the last resourceVersion seen; when it answers 410 Gone (that
-version was compacted away) we LIST again; any other failure reconnects after an exponential backoff
-(0.2 s doubling to 30 s, reset once a LIST succeeds). kopf's watching.py does the same; the official
-client's Watch retries a 410 only once and then raises, so this loop owns that decision itself.
+version was compacted away) we LIST again; any other failure watches again from the last resourceVersion
+after an exponential backoff (0.2 s doubling to 30 s, reset once a LIST or WATCH succeeds). kopf's
+watching.py does the same; the official client's Watch retries a 410 only once and then raises, so this
+loop owns that decision itself.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Informer:
         self.synced = threading.Event()
         self.lists = 0
         self._objects: dict[Key, dict[str, Any]] = {}
+        self._version: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"informer {path}", daemon=True)
@@ -65,18 +67,23 @@ class Informer:
 
     def _run(self) -> None:
         delay = 0.2
+        version: str | None = None
         while not self._stop.is_set():
             try:
-                version = self._list()
+                if version is None:
+                    version = self._list()
+                    delay = 0.2
+                self._watch(version)
                 delay = 0.2
-                while not self._stop.is_set():
-                    version = self._watch(version)
             except Gone:
                 log.info("watch of %s expired (410 Gone); listing again", self.path)
+                version = self._version = None
+                continue
             except Exception as exc:
                 log.warning("watch of %s failed (%s); reconnecting in %.1fs", self.path, exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff)
+            version = self._version or version
 
     def _list(self) -> str:
         listed = self.kube.get(self.path)
@@ -85,6 +92,7 @@ class Informer:
             gone = [obj for key, obj in self._objects.items() if key not in objects]
             self._objects = objects
         self.lists += 1
+        self._version = listed["metadata"]["resourceVersion"]
         self.synced.set()
         for obj in gone:
             self.on_change("DELETED", obj)
@@ -92,7 +100,8 @@ class Informer:
             self.on_change("ADDED", obj)
         return listed["metadata"]["resourceVersion"]
 
-    def _watch(self, version: str) -> str:
+    def _watch(self, version: str) -> None:
+        """Apply events until the server ends the watch; the last resourceVersion seen is `_version`."""
         query = {
             "resourceVersion": version,
             "allowWatchBookmarks": True,
@@ -106,7 +115,7 @@ class Informer:
                 if obj.get("code") == 410:
                     raise Gone(obj.get("message", ""))
                 raise RuntimeError(f"watch error {obj.get('code')}: {obj.get('message', '')}")
-            version = obj.get("metadata", {}).get("resourceVersion", version)
+            self._version = obj.get("metadata", {}).get("resourceVersion", self._version)
             if kind == "BOOKMARK":
                 continue
             with self._lock:
@@ -115,7 +124,6 @@ class Informer:
                 else:
                     self._objects[_key(obj)] = obj
             self.on_change(kind, obj)
-        return version
 
 
 def _key(obj: dict[str, Any]) -> Key:

@@ -128,8 +128,13 @@ def test_http_route_mirror_filter() -> None:
 
 
 def test_http_route_with_gateway_refs_and_hosts() -> None:
-    c = canary(service={"gatewayRefs": [{"name": "public", "namespace": "gw"}], "hosts": ["app.example"],
-                        "timeout": "5s"})
+    c = canary(
+        service={
+            "gatewayRefs": [{"name": "public", "namespace": "gw"}],
+            "hosts": ["app.example"],
+            "timeout": "5s",
+        }
+    )
     route = gateway_api.http_route(c, PRIMARY_ONLY)
     assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gw"}]
     assert route["spec"]["hostnames"] == ["app.example"]
