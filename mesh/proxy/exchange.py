@@ -269,7 +269,7 @@ class Exchange:
         if response.error is not None or self.done:
             upstream.close()  # type: ignore[union-attr]
             self.client.abort()  # the head is gone; cutting the connection is the only honest signal
-            self._finish(response.status if response.error is None else 502)
+            self._finish(504 if self.expired else 502)
             return
         if chunked:
             self.client.write(http1.LAST_CHUNK)
@@ -303,10 +303,12 @@ class Exchange:
         """The client side gave up on this request (malformed body): stop, count it, answer nothing more."""
         if self.done:
             return
-        if self.response is not None and self.upstream is not None:
-            self.response.notify = None
+        response = self.response
+        if response is not None and self.upstream is not None:
+            response.notify = None
             self.upstream.close()
-            self.endpoint.active -= 1  # type: ignore[union-attr]
+            if response.sink is None:  # still an attempt in flight, not a response being streamed
+                self.endpoint.active -= 1  # type: ignore[union-attr]
             self.response = None
         if self.waiting is not None:
             self.waiting.cancel()
