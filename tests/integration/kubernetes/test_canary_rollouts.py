@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from controller.routers import smi
+from tests.harness.poll import wait_until
 from tests.integration.kubernetes.rollouts import (  # noqa: F401
     SUCCESS_RATE,
     Cluster,
@@ -66,3 +67,23 @@ def test_canary_initializes_then_promotes_stepping_the_traffic_split(
         assert cluster.replicas("podinfo-primary") == 2
         events = cluster.events("podinfo")
         assert f"Advance podinfo.{cluster.namespace} canary weight 25" in events, events
+
+
+def test_a_new_revision_mid_run_resets_the_weights_and_promotes_the_newest(
+    cluster: Cluster, prometheus: FakePrometheus
+) -> None:
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 10, "maxWeight": 50, "metrics": SUCCESS_RATE}
+    cluster.create("sluice.dev/v1beta1", "canaries", canary("podinfo", analysis, prometheus.url))
+    with running_controller(cluster.api, cluster.namespace):
+        cluster.wait_phase("podinfo", "Initialized")
+        recorder = WeightRecorder(lambda: split_weight(cluster, "v1alpha4"))
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        wait_until(lambda: (split_weight(cluster, "v1alpha4") or 0) >= 20, timeout=30, what="weight 20")
+        cluster.set_image("podinfo", "example.invalid/podinfo:3")
+        cluster.wait_phase("podinfo", "Succeeded", timeout=90)
+        seen = recorder.stop()
+        restart = seen.index(0, 1)
+        assert seen[restart:] == [0, 10, 20, 30, 40, 50, 0], seen
+        assert seen[:restart] == sorted(seen[:restart]) and seen[restart - 1] >= 20, seen
+        assert cluster.image("podinfo-primary") == "example.invalid/podinfo:3"

@@ -132,3 +132,28 @@ def test_blue_green_with_provider_kubernetes_switches_the_apex_selector(
         assert cluster.image("podinfo-primary") == "example.invalid/podinfo:2"
         assert cluster.replicas("podinfo") == 0
         assert cluster.get("split.smi-spec.io/v1alpha4", "trafficsplits", "podinfo") is None
+
+
+def test_mirroring_on_gateway_api_mirrors_first_then_splits(
+    cluster: Cluster, prometheus: FakePrometheus
+) -> None:
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 50, "mirror": True, "metrics": SUCCESS_RATE}
+    cluster.create(
+        "sluice.dev/v1beta1", "canaries", canary("podinfo", analysis, prometheus.url, provider="gatewayapi")
+    )
+
+    def mirrored_and_weight() -> Any:
+        route = cluster.get("gateway.networking.k8s.io/v1", "httproutes", "podinfo")
+        if route is None:
+            return None
+        rule = route["spec"]["rules"][0]
+        mirrored = any(f["type"] == "RequestMirror" for f in rule.get("filters", []))
+        return mirrored, {b["name"]: b["weight"] for b in rule["backendRefs"]}["podinfo-canary"]
+
+    with running_controller(cluster.api, cluster.namespace):
+        cluster.wait_phase("podinfo", "Initialized")
+        recorder = WeightRecorder(mirrored_and_weight)
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        cluster.wait_phase("podinfo", "Succeeded", timeout=90)
+        assert recorder.stop() == [(False, 0), (True, 0), (False, 50), (False, 100), (False, 0)]
