@@ -20,6 +20,17 @@ import pytest
 from controller.runtime.leader import JITTER, LeaseTiming
 from tests.harness import processes
 from tests.harness.poll import wait_until
+from tests.integration.kubernetes.rollouts import (  # noqa: F401
+    SUCCESS_RATE,
+    Cluster,
+    FakePrometheus,
+    WeightRecorder,
+    canary,
+    cluster_fixture,
+    deployment,
+    prometheus_fixture,
+)
+from tests.unit.chart.helm import find, template
 
 LEASE = "sluice-leader"
 DURATION = 3
@@ -138,3 +149,78 @@ def test_sigterm_releases_the_lease_for_a_fast_handover(
     # Released: the standby takes it at its next attempt, well before the lease would have expired.
     assert handover < TIMING.lease_duration, f"handover took {handover:.2f}s despite the release"
     assert _lease(k8s_api, k8s_namespace).spec.holder_identity == standby.identity
+
+
+# ------------------------------------------------------------------------------------------- HA rollout
+
+
+def split_weight(cluster: Cluster, name: str = "podinfo") -> int | None:
+    split = cluster.get("split.smi-spec.io/v1alpha4", "trafficsplits", name)
+    if split is None:
+        return None
+    return next(int(b["weight"]) for b in split["spec"]["backends"] if b["service"] == f"{name}-canary")
+
+
+def _readyz(port: int) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_killing_the_leader_mid_rollout_the_standby_finishes_it_applying_each_weight_once(
+    tmp_path: Path,
+    cluster: Cluster,
+    prometheus: FakePrometheus,
+    k8s_sa_token: Callable[..., str],
+    k8s_kubeconfig_for_token: Callable[[str], Path],
+) -> None:
+    documents = template(namespace=cluster.namespace)
+    (cluster_role,) = find(documents, "ClusterRole")
+    (lease_role,) = find(documents, "Role")
+    token = k8s_sa_token("sluice", rules=lease_role["rules"], cluster_rules=cluster_role["rules"])
+    kubeconfig = k8s_kubeconfig_for_token(token)
+
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 10, "maxWeight": 50, "metrics": SUCCESS_RATE}
+    cluster.create("sluice.dev/v1beta1", "canaries", canary("podinfo", analysis, prometheus.url))
+
+    replicas: list[Candidate] = []
+    try:
+        for identity in ("replica-a", "replica-b"):
+            log = tmp_path / f"{identity}.log"
+            args = processes.python_module(
+                "tests.integration.kubernetes.leader_controller",
+                str(kubeconfig), cluster.namespace, identity, str(DURATION),
+            )  # fmt: skip
+            env = {"PYTHONPATH": str(REPO)}
+            replicas.append(Candidate(identity, log, processes.start(args, log, cwd=REPO, env=env)))
+        leader, standby = wait_until(lambda: _leader(*replicas), timeout=30, what="a leader")
+        ports = {
+            c.identity: wait_until(lambda c=c: c.first("campaigning"), timeout=30)["port"] for c in replicas
+        }
+        wait_until(lambda: _readyz(ports[leader.identity]) == 200, timeout=30, what="the leader ready")
+        assert _readyz(ports[standby.identity]) == 503, "the standby must not report ready"
+
+        cluster.wait_phase("podinfo", "Initialized", timeout=60)
+        recorder = WeightRecorder(lambda: split_weight(cluster))
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        wait_until(lambda: (split_weight(cluster) or 0) >= 20, timeout=60, what="the rollout under way")
+        os.kill(leader.proc.pid, signal.SIGKILL)
+        leader.proc.wait(timeout=10)
+        killed_at = time.time()
+
+        started = wait_until(lambda: standby.first("started"), timeout=30, what="the standby to take over")
+        print(f"ha_takeover_seconds={started['t'] - killed_at:.2f}")
+        cluster.wait_phase("podinfo", "Succeeded", timeout=120)
+        seen = recorder.stop()
+        assert seen == [0, 10, 20, 30, 40, 50, 0], f"each weight once, in order: {seen}"
+        assert cluster.image("podinfo-primary") == "example.invalid/podinfo:2"
+        assert _readyz(ports[standby.identity]) == 200
+    finally:
+        for replica in replicas:
+            processes.stop(replica.proc)
