@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from controller.api.status import CanaryStatus
 from controller.api.workload import Workload
 from controller.cli.backend import LocalBackend
-from controller.cli.main import _register, cli
+from controller.cli.main import cli
 from controller.platforms.local.revision import spec_revision
 from controller.platforms.local.store import LocalStore
 from controller.ports.store import Event
@@ -21,7 +21,6 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "local"
 
 
 def sluice(state: Path, *args: str) -> Result:
-    _register()
     return CliRunner().invoke(cli, [*args, "--state", str(state)], catch_exceptions=False)
 
 

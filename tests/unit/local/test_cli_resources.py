@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner, Result
 
-from controller.cli.main import _register, cli
+from controller.cli.main import cli
 from controller.platforms.local.store import LocalStore
 from controller.ports.store import Event
 
@@ -18,7 +18,6 @@ EXAMPLES = REPO / "examples" / "local"
 
 
 def sluice(state: Path, *args: str) -> Result:
-    _register()
     return CliRunner().invoke(cli, [*args, "--state", str(state)], catch_exceptions=False)
 
 
@@ -51,7 +50,6 @@ def test_apply_then_get_in_every_format(tmp_path: Path) -> None:
 
 
 def test_state_comes_from_the_environment_too(tmp_path: Path) -> None:
-    _register()
     runner = CliRunner(env={"SLUICE_STATE": str(tmp_path / "env-state")})
     result = runner.invoke(cli, ["apply", "-f", str(EXAMPLES / "workload.yaml")])
     assert result.exit_code == 0, result.output
