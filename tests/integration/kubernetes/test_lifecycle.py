@@ -271,3 +271,30 @@ def test_skip_analysis_promotes_at_once_and_a_target_that_never_gets_ready_fails
         cluster.wait_phase("podinfo", "Failed", timeout=60)
         assert cluster.image("podinfo-primary") == "example.invalid/podinfo:2"
         assert cluster.replicas("podinfo") == 0
+
+
+def test_a_primary_that_cannot_roll_out_during_promotion_fails_over_to_the_canary(
+    cluster: Cluster, prometheus: FakePrometheus
+) -> None:
+    """Scenario 18: nodes refuse new pods after the canary is up, so the promoted primary never gets ready."""
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 25, "maxWeight": 50, "metrics": SUCCESS_RATE}
+    cluster.create(
+        CANARIES, "canaries", canary("podinfo", analysis, prometheus.url, progressDeadlineSeconds=8)
+    )
+    nodes = [n["metadata"]["name"] for n in cluster.kube.get("/api/v1/nodes")["items"]]
+    taint = [{"key": "sluice.test/full", "value": "true", "effect": "NoSchedule"}]
+    with running_controller(cluster.api, cluster.namespace):
+        cluster.wait_phase("podinfo", "Initialized")
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        try:
+            wait_until(lambda: (_canary_weight(cluster) or 0) >= 25, timeout=30, what="weight 25")
+            for node in nodes:
+                cluster.kube.patch(f"/api/v1/nodes/{node}", {"spec": {"taints": taint}})
+            status = cluster.wait_phase("podinfo", "Failed", timeout=60)
+        finally:
+            for node in nodes:
+                cluster.kube.patch(f"/api/v1/nodes/{node}", {"spec": {"taints": None}})
+        assert status["canaryWeight"] == 100
+        assert _canary_weight(cluster) == 100
+        assert cluster.replicas("podinfo") == 2
