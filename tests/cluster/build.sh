@@ -18,7 +18,9 @@ K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2}' "$HERE/go.mod")"
 KWOK_VERSION="v0.8.0"
 K8S_MINOR="$(echo "$K8S_VERSION" | cut -d. -f2)"
 CACHE_ROOT="${SLUICE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice}"
-CACHE_DIR="$CACHE_ROOT/k8s-$K8S_VERSION-kwok-$KWOK_VERSION"
+# The key also covers go.mod/go.sum, so pinning another etcd or dependency never reuses stale binaries.
+MODULE_KEY="$(cat "$HERE/go.mod" "$HERE/go.sum" | sha256sum | cut -c1-10)"
+CACHE_DIR="$CACHE_ROOT/k8s-$K8S_VERSION-kwok-$KWOK_VERSION-$MODULE_KEY"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 if [[ "${1:-}" == "--print-dir" ]]; then
