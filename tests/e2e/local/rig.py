@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -199,6 +200,50 @@ class Rig:
             s = self.status()
             return f"{s.phase} weight={s.canary_weight} step={s.step} reason={s.last_reason!r}"
         return "unreadable"
+
+
+class WeightWatcher:
+    """Polls the proxy's admin API every 10 ms and keeps each change of the live canary weight, in order.
+
+    For each change it keeps when the previous weight was last seen and when the new one was first seen:
+    the proxy switched in between, which bounds "before" and "after" for client answers.
+    """
+
+    def __init__(self, rig: Rig) -> None:
+        self.admin = rig.admin()
+        self.changes: list[tuple[float, float, int]] = []  # (previous last seen, first seen, weight)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @property
+    def seen(self) -> list[int]:
+        return [weight for _, _, weight in self.changes]
+
+    def switched_to(self, weight: int) -> tuple[float, float]:
+        """(last moment still before, first moment after) the first change to `weight`."""
+        return next((before, after) for before, after, w in self.changes if w == weight)
+
+    def __enter__(self) -> WeightWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        last_seen = 0.0
+        while not self._stop.is_set():
+            try:
+                weight = self.admin.get_routes(NAME)["canary_weight"]
+            except Exception:
+                weight = None
+            now = time.monotonic()
+            if weight is not None:
+                if not self.changes or self.changes[-1][2] != weight:
+                    self.changes.append((last_seen, now, weight))
+                last_seen = now
+            self._stop.wait(0.01)
 
 
 def terminate(pids: Sequence[int], timeout: float = 10.0) -> None:

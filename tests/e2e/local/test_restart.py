@@ -9,45 +9,15 @@ workload processes are adopted rather than started twice, and the clients never 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
 
 from tests.e2e.local.clients import Clients
-from tests.e2e.local.rig import TERMINAL, Rig, canary, success_rate, weights_of, workload
+from tests.e2e.local.rig import TERMINAL, Rig, WeightWatcher, canary, success_rate, weights_of, workload
 from tests.harness.poll import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-class WeightWatcher:
-    """Polls the proxy's admin API and keeps each change of the live canary weight, in order."""
-
-    def __init__(self, rig: Rig) -> None:
-        self.admin = rig.admin()
-        self.service = "podinfo"
-        self.seen: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> WeightWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                weight = self.admin.get_routes(self.service)["canary_weight"]
-            except Exception:
-                weight = None
-            if weight is not None and (not self.seen or self.seen[-1] != weight):
-                self.seen.append(weight)
-            self._stop.wait(0.01)
 
 
 def test_sigkill_mid_rollout_resumes_without_repeating_a_step(rig: Rig) -> None:
