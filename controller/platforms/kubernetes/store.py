@@ -17,6 +17,7 @@ import base64
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,13 +30,15 @@ from controller.api.metric_template import MetricTemplate
 from controller.api.status import CanaryStatus
 from controller.platforms.kubernetes.client import KubeClient, resource_path
 from controller.platforms.kubernetes.informer import Informer
-from controller.ports.store import Event
+from controller.ports.store import Event, NotFound
 
 log = logging.getLogger("sluice.kubernetes.store")
 
 FINALIZER = "sluice.dev/finalizer"
 PLURALS = {"Canary": "canaries", "MetricTemplate": "metrictemplates", "AlertProvider": "alertproviders"}
 INVALID_PREFIX = "invalid spec: "
+COMMANDS = ("promote", "abort", "pause", "resume", "retry")
+COMMANDS_CONFIGMAP = "sluice-commands"
 
 
 def _now() -> str:
@@ -148,12 +151,20 @@ class KubernetesStore:
         )
         items = sorted(
             listed.get("items", []),
-            key=lambda e: (e.get("firstTimestamp") or e["metadata"].get("creationTimestamp") or "",
-                           e["metadata"].get("creationTimestamp") or ""),
+            key=lambda e: (
+                e.get("firstTimestamp") or e["metadata"].get("creationTimestamp") or "",
+                e["metadata"].get("creationTimestamp") or "",
+            ),
         )
         return [
-            Event(namespace, name, e.get("type", "Normal"), e.get("reason", ""), e.get("message", ""),
-                  e.get("firstTimestamp") or "")
+            Event(
+                namespace,
+                name,
+                e.get("type", "Normal"),
+                e.get("reason", ""),
+                e.get("message", ""),
+                e.get("firstTimestamp") or "",
+            )
             for e in items
         ]
 
@@ -171,6 +182,39 @@ class KubernetesStore:
         if found is None:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (found.get("data") or {}).items()}
+
+    # -- manual commands ---------------------------------------------------------------------------------
+
+    def enqueue_command(self, namespace: str, name: str, command: str) -> None:
+        """Queue `promote|abort|pause|resume|retry` for a canary; the controller takes each one once.
+
+        Commands live in the ConfigMap `sluice-commands` of the canary's namespace, not on the Canary:
+        touching the Canary would bump its resourceVersion and make the tick's status write conflict.
+        """
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r} (one of: {', '.join(COMMANDS)})")
+        key = f"{name}.{time.time_ns():020d}"
+        path = resource_path("v1", "configmaps", namespace, COMMANDS_CONFIGMAP)
+        try:
+            self.kube.patch(path, {"data": {key: command}})
+        except NotFound:
+            body = {"metadata": {"name": COMMANDS_CONFIGMAP, "namespace": namespace}, "data": {key: command}}
+            self.kube.create(resource_path("v1", "configmaps", namespace), body)
+
+    def take_commands(self, namespace: str, name: str) -> list[str]:
+        """The canary's pending commands, oldest first, each removed so it is returned once."""
+        path = resource_path("v1", "configmaps", namespace, COMMANDS_CONFIGMAP)
+        found = self.kube.get_or_none(path)
+        data = (found or {}).get("data") or {}
+        mine = sorted(key for key in data if key.rsplit(".", 1)[0] == name)
+        if not mine:
+            return []
+        patch = {
+            "metadata": {"resourceVersion": found["metadata"]["resourceVersion"]},  # type: ignore[index]
+            "data": dict.fromkeys(mine),
+        }
+        self.kube.patch(path, patch)  # 409 if another writer raced us: the commands wait for the next tick
+        return [data[key] for key in mine]
 
     # -- finalizer (revertOnDeletion) --------------------------------------------------------------------
 

@@ -298,3 +298,23 @@ def test_a_primary_that_cannot_roll_out_during_promotion_fails_over_to_the_canar
         assert status["canaryWeight"] == 100
         assert _canary_weight(cluster) == 100
         assert cluster.replicas("podinfo") == 2
+
+
+def test_manual_commands_pause_resume_and_abort_a_rollout(
+    cluster: Cluster, prometheus: FakePrometheus
+) -> None:
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 10, "maxWeight": 90, "metrics": SUCCESS_RATE}
+    cluster.create(CANARIES, "canaries", canary("podinfo", analysis, prometheus.url))
+    with running_controller(cluster.api, cluster.namespace) as controller:
+        cluster.wait_phase("podinfo", "Initialized")
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        wait_until(lambda: (_canary_weight(cluster) or 0) >= 10, timeout=30, what="weight 10")
+        controller.store.enqueue_command(cluster.namespace, "podinfo", "pause")
+        wait_until(lambda: cluster.canary_status("podinfo").get("paused"), timeout=20, what="paused")
+        controller.store.enqueue_command(cluster.namespace, "podinfo", "resume")
+        wait_until(lambda: not cluster.canary_status("podinfo").get("paused"), timeout=20, what="resumed")
+        controller.store.enqueue_command(cluster.namespace, "podinfo", "abort")
+        cluster.wait_phase("podinfo", "Failed", timeout=30)
+        assert _canary_weight(cluster) == 0
+        assert (cluster.get("v1", "configmaps", "sluice-commands") or {}).get("data") in (None, {})
