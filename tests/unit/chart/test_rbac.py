@@ -103,6 +103,14 @@ USES = [
         (f"{K8S}/configs.py", r"self\.kube\.create\(path, body\)"),
         (f"{K8S}/configs.py", r"self\.kube\.replace\("),
     )),
+    # Manual commands: the ConfigMap `sluice-commands`, taken by the tick and re-queued when deferred.
+    Use("", ("configmaps",), ("get", "create", "patch"), (
+        (f"{K8S}/store.py", r'path = resource_path\("v1", "configmaps", namespace, COMMANDS_CONFIGMAP\)'),
+        (f"{K8S}/store.py", r"found = self\.kube\.get_or_none\(path\)"),
+        (f"{K8S}/store.py", r"self\.kube\.patch\(path, patch\)"),
+        (f"{K8S}/store.py", r'self\.kube\.create\(resource_path\("v1", "configmaps", namespace\), body\)'),
+        ("runtime/tick.py", r"self\.store\.enqueue_command\("),
+    )),
     Use("", ("secrets",), ("get",), (
         (f"{K8S}/store.py", r'self\.kube\.get_or_none\(resource_path\("v1", "secrets"'),
     )),
