@@ -11,10 +11,10 @@ code and tests may build partial specs and lean on the defaults.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from controller.api.base import API_VERSION, Model
 from controller.api.durations import Duration, parse_duration
@@ -22,7 +22,7 @@ from controller.api.matches import HTTPMatchRequest as HTTPMatchRequest  # re-ex
 from controller.api.matches import StringMatch as StringMatch  # re-exported for the routers
 from controller.api.meta import ObjectMeta
 from controller.api.problems import Path, raise_if_any
-from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight, between
+from controller.api.ranges import NonNegative, Percent, Port, Positive, Weight, at_least, between
 from controller.api.references import (
     TARGET_KINDS,
     AutoscalerReference,
@@ -105,6 +105,132 @@ class CanaryMetric(Model):
         return self
 
 
+JudgeDirection = Literal["increase", "decrease", "either"]
+JUDGE_BUILTINS: dict[str, JudgeDirection] = {
+    "request-success-rate": "decrease",
+    "request-duration": "increase",
+}
+
+
+def _real(low: float, high: float, *, open_low: bool = False) -> Callable[[float], float]:
+    """A bounded float with the wording of controller.api.ranges (the CRD reads `low`/`high` off it)."""
+
+    def check(value: float) -> float:
+        if value < low or value > high or (open_low and value == low):
+            raise ValueError(f"must be in {'(' if open_low else '['}{low:g}, {high:g}] (got {value:g})")
+        return value
+
+    return check
+
+
+def _real_above(low: float, *, open_low: bool = False) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if value < low or (open_low and value == low):
+            raise ValueError(f"must be {'greater than' if open_low else 'at least'} {low:g} (got {value:g})")
+        return value
+
+    return check
+
+
+Score = Annotated[float, AfterValidator(_real(0, 100))]
+
+
+class JudgeMetric(Model):
+    """sluice: one metric the judge compares between canary and primary (see docs/judge.md)."""
+
+    name: str
+    builtin: Literal["request-success-rate", "request-duration"] | None = None
+    query: str | None = None
+    direction: JudgeDirection | None = None
+    tolerance: Annotated[float, AfterValidator(_real_above(0))] | None = None
+    weight: Annotated[float, AfterValidator(_real_above(0, open_low=True))] = 1.0
+    critical: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JudgeMetric:
+        if self.builtin is not None and self.query:
+            raise_if_any([(("query",), "set builtin or query, not both")])
+        if self.builtin is None and not self.query and self.name not in JUDGE_BUILTINS:
+            raise_if_any(
+                [
+                    (
+                        ("query",),
+                        f"required: {self.name!r} is not a builtin ({', '.join(JUDGE_BUILTINS)}); "
+                        "set builtin or query",
+                    )
+                ]
+            )
+        return self
+
+    def builtin_name(self) -> str | None:
+        """The builtin this metric samples: `builtin`, else its name when that is a builtin and no query."""
+        if self.builtin is not None:
+            return self.builtin
+        return None if self.query else self.name
+
+    def effective_direction(self) -> JudgeDirection:
+        """Which change is bad: builtins know theirs (success rate down, duration up); queries: either."""
+        builtin = self.builtin_name()
+        return self.direction or (JUDGE_BUILTINS[builtin] if builtin else "either")
+
+    def effective_tolerance(self) -> float:
+        """Relative change of the canary's mean that passes even when significant (1% for success rate)."""
+        if self.tolerance is not None:
+            return self.tolerance
+        return 0.01 if self.builtin_name() == "request-success-rate" else 0.1
+
+
+class CanaryJudge(Model):
+    """sluice: the canary-vs-primary judge (Mann-Whitney U per metric, weighted score; docs/judge.md)."""
+
+    pass_score: Score = 90.0
+    marginal_score: Score = 75.0
+    alpha: Annotated[float, AfterValidator(_real(0, 0.5, open_low=True))] = 0.05
+    interval: Duration = "1m"
+    step: Duration = "1s"
+    min_samples: Annotated[int, AfterValidator(at_least(2))] = 10
+    metrics: list[JudgeMetric]
+
+    @field_validator("metrics")
+    @classmethod
+    def _named_once(cls, metrics: list[JudgeMetric]) -> list[JudgeMetric]:
+        problems: list[tuple[Path, str]] = [((), "must list at least one metric")] if not metrics else []
+        first: dict[str, int] = {}
+        for index, metric in enumerate(metrics):
+            if metric.name in first:
+                problems.append(
+                    ((index, "name"), f"{metric.name!r} is already used by metrics[{first[metric.name]}]")
+                )
+            first.setdefault(metric.name, index)
+        raise_if_any(problems)
+        return metrics
+
+    @model_validator(mode="after")
+    def _scores_ordered(self) -> CanaryJudge:
+        problems: list[tuple[Path, str]] = []
+        if self.marginal_score > self.pass_score:
+            problems.append(
+                (
+                    ("marginalScore",),
+                    f"must not exceed passScore ({self.marginal_score:g} > {self.pass_score:g})",
+                )
+            )
+        if parse_duration(self.step) > parse_duration(self.interval) / 2:
+            problems.append(
+                (("step",), f"must be at most half of interval {self.interval} (got {self.step})")
+            )
+        elif parse_duration(self.step) < 1:
+            problems.append((("step",), f"must be at least 1s (got {self.step})"))
+        raise_if_any(problems)
+        return self
+
+    def interval_seconds(self) -> int:
+        return max(1, round(parse_duration(self.interval)))
+
+    def step_seconds(self) -> int:
+        return max(1, round(parse_duration(self.step)))
+
+
 class CanaryWebhook(Model):
     name: str
     type: HookType | None = None
@@ -163,6 +289,8 @@ class CanaryAnalysis(Model):
     metrics: list[CanaryMetric] | None = None
     webhooks: list[CanaryWebhook] | None = None
     alerts: list[CanaryAlert] | None = None
+    # sluice: compare the canary with the primary statistically (analysis/judge.py).
+    judge: CanaryJudge | None = None
     # sluice: name the strategy instead of deriving it from iterations/match.
     strategy: Strategy | None = None
 
