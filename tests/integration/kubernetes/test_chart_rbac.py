@@ -97,6 +97,34 @@ def test_chart_crds_apply_and_reject_invalid_canaries_with_the_field_path(
         assert path in message and reason in message, f"{body['metadata']['name']}: {message}"
 
 
+def test_every_chart_manifest_passes_the_apiservers_strict_validation(
+    k8s_api: Any, k8s_namespace: str
+) -> None:
+    """Server-side dry run, Strict field validation: a typo in a template fails here, not in production."""
+    documents = template(
+        "replicaCount=2", "podDisruptionBudget.enabled=true", "readinessProbe.httpGet.path=/healthz",
+        "notifications.existingSecret=sluice-notifications", namespace=k8s_namespace,
+    )  # fmt: skip
+    core, rbac = client.CoreV1Api(k8s_api), client.RbacAuthorizationV1Api(k8s_api)
+    creators: dict[str, Callable[[dict[str, Any], dict[str, str]], Any]] = {
+        "ServiceAccount": lambda d, kw: core.create_namespaced_service_account(k8s_namespace, d, **kw),
+        "Service": lambda d, kw: core.create_namespaced_service(k8s_namespace, d, **kw),
+        "ClusterRole": lambda d, kw: rbac.create_cluster_role(d, **kw),
+        "ClusterRoleBinding": lambda d, kw: rbac.create_cluster_role_binding(d, **kw),
+        "Role": lambda d, kw: rbac.create_namespaced_role(k8s_namespace, d, **kw),
+        "RoleBinding": lambda d, kw: rbac.create_namespaced_role_binding(k8s_namespace, d, **kw),
+        "Deployment": lambda d, kw: client.AppsV1Api(k8s_api).create_namespaced_deployment(
+            k8s_namespace, d, **kw
+        ),
+        "PodDisruptionBudget": lambda d, kw: client.PolicyV1Api(
+            k8s_api
+        ).create_namespaced_pod_disruption_budget(k8s_namespace, d, **kw),
+    }
+    assert {d["kind"] for d in documents} == set(creators), sorted({d["kind"] for d in documents})
+    for document in documents:
+        creators[document["kind"]](document, {"dry_run": "All", "field_validation": "Strict"})
+
+
 # ------------------------------------------------------------------------------------------- RBAC
 
 
