@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from mesh.proxy.config import ConfigError, Service, dump_config, parse_config
 from mesh.proxy.metrics import CONTENT_TYPE
 from mesh.proxy.weights import RoutesBody, apply_routes, read_routes
-from mesh.proxy.windows import KEEP_SECONDS
+from mesh.proxy.windows import KEEP_SECONDS, Window
 
 if TYPE_CHECKING:
     from mesh.proxy.app import Proxy
@@ -112,6 +112,8 @@ class AdminServer:
                 return await self._replace(_decode(body))
         if path == "/stats/window" and method == "GET":
             return self._window(query)
+        if path == "/stats/series" and method == "GET":
+            return self._series(query)
         found = _SERVICE_ROUTES.match(path)
         if found:
             namespace = query.get("namespace", [None])[0]
@@ -159,6 +161,21 @@ class AdminServer:
         return matches[0]
 
     def _window(self, query: dict[str, list[str]]) -> Reply:
+        service_name, backend, seconds, window = self._backend_window(query)
+        summary = window.summary(int(time.perf_counter()), seconds)  # the clock the data plane stamps with
+        return _json(200, {"service": service_name, "backend": backend, "seconds": seconds, **summary})
+
+    def _series(self, query: dict[str, list[str]]) -> Reply:
+        """The window's per-second buckets, for the canary-vs-primary judge (analysis/judge.py)."""
+        service_name, backend, seconds, window = self._backend_window(query)
+        buckets = window.series(int(time.perf_counter()), seconds)
+        return _json(
+            200, {"service": service_name, "backend": backend, "seconds": seconds, "buckets": buckets}
+        )
+
+    def _backend_window(self, query: dict[str, list[str]]) -> tuple[str, str, int, Window]:
+        """`service`, `backend`, `seconds` (1..KEEP_SECONDS) and optional `namespace` of a stats query."""
+
         def one(name: str) -> str:
             values = query.get(name)
             if not values or not values[0]:
@@ -175,9 +192,12 @@ class AdminServer:
         _, service = self._service(service_name, query.get("namespace", [None])[0])
         if backend not in service.backends:
             raise HttpError(404, f"service {service_name!r} has no backend {backend!r}")
-        window = self.proxy.windows.window(service.namespace, service.name, backend)
-        summary = window.summary(int(time.perf_counter()), seconds)  # the clock the data plane stamps with
-        return _json(200, {"service": service_name, "backend": backend, "seconds": seconds, **summary})
+        return (
+            service_name,
+            backend,
+            seconds,
+            self.proxy.windows.window(service.namespace, service.name, backend),
+        )
 
 
 def _decode(body: bytes) -> Any:

@@ -19,13 +19,14 @@ BOUNDS_MS = tuple(0.05 * _GROWTH**i for i in range(int(math.log(120_000 / 0.05, 
 
 
 class _Second:
-    __slots__ = ("errors", "latency", "requests", "second")
+    __slots__ = ("errors", "latency", "latency_total", "requests", "second")
 
     def __init__(self, second: int) -> None:
         self.second = second
         self.requests = 0
         self.errors = 0
         self.latency: dict[int, int] = {}
+        self.latency_total = 0.0  # milliseconds, for the per-second mean of /stats/series
 
 
 class Window:
@@ -48,6 +49,7 @@ class Window:
         index = bisect.bisect_left(BOUNDS_MS, latency_ms)
         latency = current.latency
         latency[index] = latency.get(index, 0) + 1
+        current.latency_total += latency_ms
 
     def summary(self, now_second: int, seconds: int) -> dict[str, Any]:
         requests = errors = 0
@@ -73,6 +75,29 @@ class Window:
                 for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
             },
         }
+
+    def series(self, now_second: int, seconds: int) -> list[dict[str, Any]]:
+        """One entry per second of the last `seconds` that saw requests, oldest first: the samples the
+        canary-vs-primary judge compares (analysis/judge.py). `t` is seconds before `now_second`
+        (0 = the current, still filling second), so callers need not share the data plane's clock."""
+        oldest = now_second - seconds
+        picked = []
+        for bucket in reversed(self.seconds):
+            if bucket.second <= oldest:
+                break
+            if bucket.second <= now_second and bucket.requests:
+                picked.append(bucket)
+        return [
+            {
+                "t": bucket.second - now_second,
+                "requests": bucket.requests,
+                "errors": bucket.errors,
+                "success_rate": round(100.0 * (bucket.requests - bucket.errors) / bucket.requests, 4),
+                "latency_ms_p50": _quantile(bucket.latency, bucket.requests, 0.5),
+                "latency_ms_mean": round(bucket.latency_total / bucket.requests, 3),
+            }
+            for bucket in reversed(picked)
+        ]
 
 
 def _quantile(histogram: dict[int, int], total: int, q: float) -> float:
