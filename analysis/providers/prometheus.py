@@ -5,12 +5,16 @@ queries work, `token` or `username`/`password` from the template's Secret, custo
 as the liveness probe), with two differences: no retries inside a query (the next tick is the retry, and a
 down Prometheus must turn into an error quickly, not after a backoff), and TLS can be given a CA bundle
 and a client certificate besides `insecureSkipVerify`.
+
+`samples` is the canary-vs-primary judge's read (analysis/judge.py): GET /api/v1/query_range over the
+last N seconds at a step, one series, NaN points dropped (a step with no traffic is no sample).
 """
 
 from __future__ import annotations
 
+import datetime
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -100,14 +104,40 @@ class PrometheusProvider:
 
     def query(self, text: str) -> float:
         promql = " ".join(text.split())
+        return single_value(self._ask(lambda: self._client.custom_query(promql)), promql)
+
+    def samples(self, text: str, seconds: int, step: int = 15) -> list[float]:
+        """The values of one series over the last `seconds`, every `step` seconds, oldest first; empty when
+        nothing matched. Several series raise MultipleValues, as for `query`."""
+        promql = " ".join(text.split())
+        end = datetime.datetime.now(datetime.UTC)
+        start = end - datetime.timedelta(seconds=seconds)
+        result = self._ask(
+            lambda: self._client.custom_query_range(promql, start_time=start, end_time=end, step=f"{step}s")
+        )
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise ProviderError(f"unexpected Prometheus result shape for query {promql!r}: {result!r:.200}")
+        if len(result) > 1:
+            raise MultipleValues(f"query returned {len(result)} series, expected one: {promql!r}")
+        values = []
+        for _, raw in result[0].get("values", []) if result else []:
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise ProviderError(f"non-numeric result {raw!r} for query {promql!r}") from None
+            if math.isfinite(value):
+                values.append(value)
+        return values
+
+    def _ask(self, call: Callable[[], Any]) -> Any:
+        """`call`'s answer; a refusal or an outage becomes ProviderError naming this Prometheus."""
         try:
-            result = self._client.custom_query(promql)
+            return call()
         except PrometheusApiClientException as exc:
             raise ProviderError(f"prometheus {self.address} rejected the query: {exc}") from None
         except (requests.RequestException, ValueError, KeyError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise ProviderError(f"prometheus {self.address} unreachable: {reason}") from None
-        return single_value(result, promql)
 
     def is_online(self) -> bool:
         try:

@@ -5,11 +5,17 @@ success rate and latency percentiles of one backend over the last N seconds. Thi
 query language over it, one line per query, which the builtin templates (templates/metrics/proxy-window.*)
 produce: `<stat> service=<S> backend=<B> window=<duration>`, where stat is one of request-success-rate
 (percent), request-duration (p99, ms) or request-count.
+
+For the canary-vs-primary judge, `samples` reads `GET /stats/series` instead: the per-second buckets of
+the same window, one sample per `step` seconds that saw requests (a step's success rate from its counts,
+its duration the median of its seconds' p50s: a per-second p99 is too noisy to compare).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from typing import Any
 
 import httpx
 
@@ -41,6 +47,19 @@ class ProxyWindowProvider:
             raise NoValues(f"no requests to {backend} in the last {seconds}s")
         return float(value)
 
+    def samples(self, text: str, seconds: int, step: int = 1) -> list[float]:
+        """One value of `text`'s stat per `step` seconds of the last `seconds` that saw requests, oldest
+        first; the query's own `window` is ignored (the window is `seconds`). Empty for an unknown backend."""
+        stat, service, backend, _ = _parse(text)
+        params = {"service": service, "backend": backend, "seconds": seconds}
+        answer = self._get_json("/stats/series", params)
+        if answer is None:
+            return []
+        groups: dict[int, list[dict[str, Any]]] = {}
+        for bucket in answer.get("buckets", []):
+            groups.setdefault(int(bucket["t"]) // max(1, step), []).append(bucket)
+        return [_step_value(stat, groups[key]) for key in sorted(groups)]
+
     def is_online(self) -> bool:
         """The admin port answers a window query; "unknown service" (404) is an answer too."""
         params = {"service": "-", "backend": "-", "seconds": 1}
@@ -51,8 +70,11 @@ class ProxyWindowProvider:
         return response.status_code < 500
 
     def _get(self, service: str, backend: str, seconds: int) -> dict | None:
-        url = f"{self.admin_url}/stats/window"
-        params = {"service": service, "backend": backend, "seconds": seconds}
+        return self._get_json("/stats/window", {"service": service, "backend": backend, "seconds": seconds})
+
+    def _get_json(self, path: str, params: dict[str, str | int]) -> dict | None:
+        """The admin's JSON answer, None on 404 (unknown service or backend), ProviderError otherwise."""
+        url = f"{self.admin_url}{path}"
         try:
             response = httpx.get(url, params=params, timeout=self._timeout)
         except httpx.HTTPError as exc:
@@ -81,3 +103,12 @@ def _parse(text: str) -> tuple[str, str, str, int]:
     except ValueError as exc:
         raise ProviderError(f"proxy-window query {text!r}: window: {exc}") from None
     return stat, fields["service"], fields["backend"], seconds
+
+
+def _step_value(stat: str, buckets: list[dict[str, Any]]) -> float:
+    requests = sum(int(b["requests"]) for b in buckets)
+    if stat == "request-count":
+        return float(requests)
+    if stat == "request-success-rate":
+        return 100.0 * (requests - sum(int(b["errors"]) for b in buckets)) / requests
+    return float(statistics.median(float(b["latency_ms_p50"]) for b in buckets))
