@@ -57,8 +57,9 @@ class ProxyWindowProvider:
             return []
         groups: dict[int, list[dict[str, Any]]] = {}
         for bucket in answer.get("buckets", []):
-            groups.setdefault(int(bucket["t"]) // max(1, step), []).append(bucket)
-        return [_step_value(stat, groups[key]) for key in sorted(groups)]
+            # steps counted back from now (t <= 0), so the newest step is whole seconds too
+            groups.setdefault(-int(bucket["t"]) // max(1, step), []).append(bucket)
+        return [_step_value(stat, groups[key]) for key in sorted(groups, reverse=True)]
 
     def is_online(self) -> bool:
         """The admin port answers a window query; "unknown service" (404) is an answer too."""

@@ -359,6 +359,14 @@ class CanaryAnalysis(Model):
             ((name,), "required") for name in ("interval", "threshold") if name not in given
         ]
         progress = [alias for name, alias in _PROGRESS_FIELDS.items() if name in given]
+        if self.judge is not None and not self.metrics:
+            problems.append(
+                (
+                    ("metrics",),
+                    "required with judge: the judge runs with the metric checks, list at least one "
+                    "(e.g. request-success-rate with minRequests)",
+                )
+            )
         if len(progress) > 1:
             problems.append(
                 (

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from analysis.checks import TemplateLookup, run_checks
+from analysis.judge import judge_canary
 from analysis.providers.base import MetricProvider
 from controller import hooks
 from controller.api.canary import Canary, CanaryWebhook
@@ -45,7 +46,11 @@ def check_runner(
     builtin: Callable[[Canary], MetricProvider], templates: TemplateLookup
 ) -> Callable[[Canary], Sequence[MetricVerdict]]:
     def run(canary: Canary) -> Sequence[MetricVerdict]:
-        verdicts = run_checks(canary, builtin=builtin(canary), templates=templates)
+        provider = builtin(canary)
+        verdicts = run_checks(canary, builtin=provider, templates=templates)
+        judged = judge_canary(canary, provider)  # analysis.judge: one more verdict, named "judge"
+        if judged is not None:
+            verdicts.append(judged)
         return [
             MetricVerdict(
                 name=v.metric,
