@@ -31,6 +31,7 @@ COMMANDS: list[str] = [
     "controller.cli.commands:retry",
     "controller.cli.loadtester:loadtester",
     "controller.cli.proxy:proxy",
+    "controller.cli.mesh:mesh",
     "controller.cli.notify:notify",
 ]
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from mesh.proxy.config import ConfigError, Service, dump_config, parse_config
 from mesh.proxy.metrics import CONTENT_TYPE
+from mesh.proxy.traffic_metrics import traffic_metrics_list
 from mesh.proxy.weights import RoutesBody, apply_routes, read_routes
 from mesh.proxy.windows import KEEP_SECONDS, Window
 
@@ -114,6 +115,13 @@ class AdminServer:
             return self._window(query)
         if path == "/stats/series" and method == "GET":
             return self._series(query)
+        if path == "/traffic-metrics" and method == "GET":
+            return self._traffic_metrics(query)
+        if path == "/control-plane" and method == "GET":
+            watch = self.proxy.config_watch
+            if watch is None:
+                raise HttpError(404, "this proxy is configured locally, not by a control plane")
+            return _json(200, watch.status())
         found = _SERVICE_ROUTES.match(path)
         if found:
             namespace = query.get("namespace", [None])[0]
@@ -159,6 +167,19 @@ class AdminServer:
         if len(matches) > 1:
             raise HttpError(400, f"service {name!r} exists in several namespaces: add ?namespace=")
         return matches[0]
+
+    def _traffic_metrics(self, query: dict[str, list[str]]) -> Reply:
+        """SMI TrafficMetricsList of every service (or `service`), over `seconds` (default 60)."""
+        try:
+            seconds = int(query.get("seconds", ["60"])[0])
+        except ValueError:
+            raise HttpError(400, "seconds: expected a whole number of seconds") from None
+        if not 1 <= seconds <= KEEP_SECONDS:
+            raise HttpError(400, f"seconds: must be between 1 and {KEEP_SECONDS}")
+        services = list(self.proxy.config.services)
+        if query.get("service"):
+            services = [self._service(query["service"][0], query.get("namespace", [None])[0])[1]]
+        return _json(200, traffic_metrics_list(services, self.proxy.windows, seconds))
 
     def _window(self, query: dict[str, list[str]]) -> Reply:
         service_name, backend, seconds, window = self._backend_window(query)

@@ -16,15 +16,18 @@ import gc
 import signal
 import sys
 import time
+from dataclasses import dataclass
 
 import uvloop
 
 from mesh.proxy.access_log import AccessLog
 from mesh.proxy.admin import AdminServer
 from mesh.proxy.config import ConfigError, ProxyConfig, Service, split_endpoint
+from mesh.proxy.config_watch import ConfigWatch
 from mesh.proxy.deadlines import Deadlines
 from mesh.proxy.metrics import Metrics
 from mesh.proxy.mirror import Mirror
+from mesh.proxy.otlp import SpanExporter
 from mesh.proxy.server import ClientConnection
 from mesh.proxy.services import Listener, compile_listeners
 from mesh.proxy.upstream_pool import EndpointPool
@@ -32,6 +35,13 @@ from mesh.proxy.windows import Windows
 
 HOUSEKEEPING_SECONDS = 1.0
 DRAIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    url: str  # http://HOST:PORT or unix:///PATH of `sluice mesh control-plane`
+    node: str  # NAMESPACE/POD: the namespace whose gateway this proxy is
+    address: str = "0.0.0.0"  # where the proxy listens (its pod IP, or every address)
 
 
 class Proxy:
@@ -57,6 +67,8 @@ class Proxy:
         self._lock: asyncio.Lock | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self.stopped: asyncio.Event | None = None
+        self.tracer: SpanExporter | None = None  # OTLP spans of sampled requests (config.tracing)
+        self.config_watch: ConfigWatch | None = None  # set when configs come from a control plane
 
     # --- life cycle --------------------------------------------------------------------------------
 
@@ -72,6 +84,8 @@ class Proxy:
         self._housekeeping = self.loop.create_task(self._tick())
 
     async def stop(self) -> None:
+        if self.config_watch is not None:
+            await self.config_watch.stop()
         await self.admin.close()
         for server in self.servers.values():
             server.close()
@@ -90,6 +104,8 @@ class Proxy:
         self.deadlines.close()
         if self.access_log is not None:
             self.access_log.close()
+        if self.tracer is not None:
+            await self.tracer.stop()
         self.stopped.set()  # type: ignore[union-attr]
 
     async def _tick(self) -> None:
@@ -164,7 +180,19 @@ class Proxy:
             for name in [name for name in self.pools if name not in used]:
                 self.pools.pop(name).retire()
             self._set_access_log(config)
+            self._set_tracing(config)
             self.config = config
+
+    def _set_tracing(self, config: ProxyConfig) -> None:
+        current = self.tracer
+        if current is not None and current.tracing == config.tracing:
+            return
+        self.tracer = None
+        if current is not None:
+            self.loop.create_task(current.stop())  # sends what it holds, off the config path
+        if config.tracing is not None:
+            self.tracer = SpanExporter(config.tracing, self.log_error)
+            self.tracer.start()
 
     def _set_access_log(self, config: ProxyConfig) -> None:
         wanted = config.access_log
@@ -188,10 +216,18 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-async def serve(config: ProxyConfig, admin_port: int | None, admin_address: str = "127.0.0.1") -> None:
-    """Run a proxy until SIGTERM or SIGINT."""
+async def serve(
+    config: ProxyConfig,
+    admin_port: int | None,
+    admin_address: str = "127.0.0.1",
+    control_plane: ControlPlaneSettings | None = None,
+) -> None:
+    """Run a proxy until SIGTERM or SIGINT; with `control_plane`, its services come from there."""
     proxy = Proxy(config, admin_port, admin_address)
     await proxy.start()
+    if control_plane is not None:
+        proxy.config_watch = ConfigWatch(proxy, control_plane.url, control_plane.node, control_plane.address)
+        proxy.config_watch.start()
     tune_gc()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -207,5 +243,10 @@ async def serve(config: ProxyConfig, admin_port: int | None, admin_address: str 
     await proxy.stop()
 
 
-def run(config: ProxyConfig, admin_port: int | None, admin_address: str = "127.0.0.1") -> None:
-    uvloop.run(serve(config, admin_port, admin_address))
+def run(
+    config: ProxyConfig,
+    admin_port: int | None,
+    admin_address: str = "127.0.0.1",
+    control_plane: ControlPlaneSettings | None = None,
+) -> None:
+    uvloop.run(serve(config, admin_port, admin_address, control_plane))

@@ -179,12 +179,22 @@ class AccessLog(Strict):
     path: str = "-"
 
 
+class Tracing(Strict):
+    """Spans of sampled requests, POSTed as OTLP/HTTP JSON (mesh/proxy/otlp.py, docs/mesh.md)."""
+
+    collector: Annotated[str, Field(pattern=r"^(http://|unix:///)")]  # e.g. http://otel:4318/v1/traces
+    sampling: Annotated[float, Field(ge=0, le=1)] = 0.01  # share of requests that get a span
+    service_name: str = "sluice-proxy"
+    flush_interval: Seconds = 1.0
+
+
 class ProxyConfig(Strict):
     services: list[Service] = []
     access_log: AccessLog = AccessLog()
     # How long an idle pooled upstream connection is kept (shorter than the upstreams' keep-alive timeout).
     upstream_idle_timeout: Seconds = 30.0
     connect_timeout: Seconds = 2.0
+    tracing: Tracing | None = None
 
 
 def _check_split(where: str, split: dict[str, int], backends: dict[str, Backend]) -> None:

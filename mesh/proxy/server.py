@@ -282,6 +282,9 @@ class ClientConnection(asyncio.Protocol):
                 attempts=attempts,
                 client=self.client_ip,
             )
+        tracer = self.proxy.tracer
+        if tracer is not None and service is not None and self.exchange is not None and tracer.sampled():
+            tracer.record(request, self.exchange, service, route, backend, status, attempts, self.client_ip)
         self.exchange = None
         self.running = False
         if not self.closing and self.queue:

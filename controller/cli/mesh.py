@@ -1,0 +1,84 @@
+"""`sluice mesh control-plane`: the bundled mesh's control plane (docs/mesh.md).
+
+It watches TrafficSplits, HTTPRouteGroups, TrafficTargets, mesh HTTPRoutes, Services and EndpointSlices
+and serves every gateway proxy (`sluice proxy --control-plane URL`) its config as a long-poll watch. A
+group of its own, so later mesh commands (identity, traffic top) sit beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+
+@click.group("mesh")
+def mesh() -> None:
+    """The bundled service mesh: control plane for the sluice gateway proxies."""
+
+
+@mesh.command("control-plane")
+@click.option(
+    "--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig file (default: in-cluster)."
+)
+@click.option("--context", envvar="SLUICE_CONTEXT", default=None, help="Kubeconfig context.")
+@click.option(
+    "-n", "--namespace", envvar="SLUICE_NAMESPACE", default=None, help="Watch one namespace (default: all)."
+)
+@click.option(
+    "--listen",
+    envvar="SLUICE_MESH_LISTEN",
+    default="0.0.0.0:15010",
+    show_default=True,
+    help="HOST:PORT of the config API; 'none' for the Unix socket only.",
+)
+@click.option(
+    "--unix-socket", envvar="SLUICE_MESH_UNIX_SOCKET", default=None, help="Also serve on this socket."
+)
+@click.option("--cluster-domain", envvar="SLUICE_CLUSTER_DOMAIN", default="cluster.local", show_default=True)
+@click.option(
+    "--otlp-collector",
+    envvar="SLUICE_OTLP_COLLECTOR",
+    default=None,
+    help="OTLP/HTTP traces URL the proxies export to, e.g. http://otel-collector:4318/v1/traces.",
+)
+@click.option(
+    "--trace-sampling",
+    envvar="SLUICE_TRACE_SAMPLING",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of requests the proxies record a span for (with --otlp-collector).",
+)
+def control_plane(
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    listen: str,
+    unix_socket: str | None,
+    cluster_domain: str,
+    otlp_collector: str | None,
+    trace_sampling: float,
+) -> None:
+    """Serve gateway proxies their config from SMI and Gateway API objects."""
+    import asyncio
+
+    from controller.cli.controller import _api_client
+    from mesh.control.app import serve
+
+    host: str | None = None
+    port = 0
+    if listen.lower() != "none":
+        host, _, port_text = listen.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise click.BadParameter("expected HOST:PORT or none", param_hint="--listen")
+        port = int(port_text)
+    elif unix_socket is None:
+        raise click.BadParameter("--listen none needs --unix-socket", param_hint="--listen")
+    tracing = {"collector": otlp_collector, "sampling": trace_sampling} if otlp_collector else None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    client = _api_client(kubeconfig, context)
+    try:
+        asyncio.run(serve(client, namespace, host, port, unix_socket, cluster_domain, tracing=tracing))
+    finally:
+        client.close()
