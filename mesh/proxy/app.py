@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import gc
 import signal
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ import uvloop
 
 from mesh.proxy.access_log import AccessLog
 from mesh.proxy.admin import AdminServer
-from mesh.proxy.config import ConfigError, ProxyConfig, Service, split_endpoint
+from mesh.proxy.authz import Authorizer, compile_authorizer
+from mesh.proxy.config import ConfigError, ProxyConfig, Service, Tls, split_endpoint
 from mesh.proxy.config_watch import ConfigWatch
 from mesh.proxy.deadlines import Deadlines
 from mesh.proxy.metrics import Metrics
@@ -30,6 +32,7 @@ from mesh.proxy.mirror import Mirror
 from mesh.proxy.otlp import SpanExporter
 from mesh.proxy.server import ClientConnection
 from mesh.proxy.services import Listener, compile_listeners
+from mesh.proxy.tls import Bundle, MeshClientConnection, MeshTls
 from mesh.proxy.upstream_pool import EndpointPool
 from mesh.proxy.windows import Windows
 
@@ -69,6 +72,12 @@ class Proxy:
         self.stopped: asyncio.Event | None = None
         self.tracer: SpanExporter | None = None  # OTLP spans of sampled requests (config.tracing)
         self.config_watch: ConfigWatch | None = None  # set when configs come from a control plane
+        # mTLS (docs/mesh-security.md): contexts, the settings they came from, renewal, access control.
+        self.tls: MeshTls | None = None
+        self.tls_settings: Tls | None = None
+        self.secure_listeners: set[tuple[str, int]] = set()
+        self.authorizer: Authorizer | None = None
+        self._renewal: asyncio.Task[None] | None = None
 
     # --- life cycle --------------------------------------------------------------------------------
 
@@ -101,6 +110,8 @@ class Proxy:
             pool.retire()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        if self._renewal is not None:
+            self._renewal.cancel()
         self.deadlines.close()
         if self.access_log is not None:
             self.access_log.close()
@@ -135,13 +146,56 @@ class Proxy:
             )
         breaker = service.resilience.circuit_breaker
         pool.max_connections, pool.max_pending = breaker.max_connections, breaker.max_pending
+        identity = next((b.identity for b in service.backends.values() if endpoint in b.endpoints), None)
+        if pool.identity != identity:  # connections made for another peer identity are not reused
+            pool.identity = identity
+            pool.tls_context = self.tls.client if identity is not None and self.tls is not None else None
+            while pool.idle:
+                pool.idle.pop().close()
         return pool
+
+    async def _prepare_tls(self, config: ProxyConfig) -> None:
+        """Have a certificate for `config.tls` before any listener or pool needs it, and keep it renewed."""
+        wanted = config.tls
+        if wanted == self.tls_settings:
+            return
+        if wanted is None:
+            if self._renewal is not None:
+                self._renewal.cancel()
+            self.tls = self.tls_settings = self._renewal = None
+            return
+        # Imported here: it loads `cryptography`, which a proxy without mTLS does without (RSS budget).
+        from mesh.proxy.certs import CertificateError, Renewer, source_for
+
+        renewer = Renewer(source_for(wanted), self._install_certificate, self.log_error)
+        try:
+            bundle = await renewer.fetch()
+            if self.tls is None:
+                self.tls = MeshTls(bundle)
+            else:
+                self.tls.load(bundle)
+        except (CertificateError, ssl.SSLError) as exc:
+            raise ConfigError(f"tls: no certificate: {exc}") from None
+        if self._renewal is not None:
+            self._renewal.cancel()
+        self._renewal = self.loop.create_task(renewer.run(bundle))
+        self.tls_settings = wanted
+
+    def _install_certificate(self, bundle: Bundle) -> None:
+        self.tls.load(bundle)  # type: ignore[union-attr]
 
     async def apply(self, config: ProxyConfig) -> None:
         """Make `config` the live one, or raise ConfigError and leave the old one serving."""
         assert self._lock is not None, "start() the proxy first"
         async with self._lock:
             self.config_in_progress = config
+            await self._prepare_tls(config)
+            secure = {(s.address, s.port) for s in config.services if s.tls}
+            for key in secure.symmetric_difference(self.secure_listeners) & self.servers.keys():
+                kind = "an mTLS" if key in self.secure_listeners else "a plain"
+                raise ConfigError(
+                    f"{key[0]}:{key[1]} is open as {kind} listener; it stays so while open (use another port)"
+                )
             compiled = compile_listeners(config, self._pool_for, self.metrics, self.windows)
             opened: list[tuple[str, int]] = []
             try:
@@ -149,12 +203,14 @@ class Proxy:
                     if key in self.servers:
                         continue
                     listener = self.listeners[key] = Listener(*key)
+                    protocol = MeshClientConnection if key in secure else ClientConnection
                     self.servers[key] = await self.loop.create_server(
-                        lambda listener=listener: ClientConnection(self, listener),
+                        lambda listener=listener, protocol=protocol: protocol(self, listener),
                         key[0],
                         key[1],
                         reuse_address=True,
                         backlog=2048,
+                        ssl=self.tls.server if key in secure else None,  # type: ignore[union-attr]
                     )
                     opened.append(key)
             except OSError as exc:
@@ -181,6 +237,9 @@ class Proxy:
                 self.pools.pop(name).retire()
             self._set_access_log(config)
             self._set_tracing(config)
+            self.secure_listeners = secure & self.servers.keys()
+            tls = self.tls
+            self.authorizer = compile_authorizer(config.traffic_targets, tls.identity) if tls else None
             self.config = config
 
     def _set_tracing(self, config: ProxyConfig) -> None:

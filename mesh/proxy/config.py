@@ -16,6 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controller.api.durations import parse_duration
+from mesh import spiffe
 
 
 class ConfigError(ValueError):
@@ -58,9 +59,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SpiffeId = Annotated[str, AfterValidator(spiffe.check_uri)]
+
+
 class Backend(Strict):
     endpoints: list[Annotated[str, AfterValidator(_endpoint)]]
     balancing: Literal["least-request", "round-robin"] = "least-request"
+    # Mesh endpoints: connect over mTLS and require the peer to present this identity (docs/mesh-security.md).
+    identity: SpiffeId | None = None
 
 
 class StringMatch(Strict):
@@ -172,6 +178,8 @@ class Service(Strict):
     mirror: Mirror | None = None
     sticky: Sticky | None = None
     resilience: Resilience = Resilience()
+    # Inbound mesh listener: mTLS only, client certificates from the mesh CA, TrafficTargets enforced.
+    tls: bool = False
 
 
 class AccessLog(Strict):
@@ -188,6 +196,55 @@ class Tracing(Strict):
     flush_interval: Seconds = 1.0
 
 
+class TlsIssuer(Strict):
+    url: str  # the control plane's issuing endpoint, e.g. http://sluice-mesh:8443/v1/certificates
+    token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    ca_file: str | None = None  # verifies an https:// issuer
+
+
+class TlsFiles(Strict):
+    cert: str  # leaf first, then intermediates
+    key: str
+    ca: str  # the mesh trust anchor(s)
+
+
+class Tls(Strict):
+    """Where the proxy's certificate comes from: the mesh CA (renewed at 2/3 of its life), or files."""
+
+    trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN
+    issuer: TlsIssuer | None = None
+    files: TlsFiles | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Tls:
+        if (self.issuer is None) == (self.files is None):
+            raise ValueError("give exactly one of issuer, files")
+        return self
+
+
+class IdentityRef(Strict):
+    kind: Literal["ServiceAccount"] = "ServiceAccount"
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str = "default"
+
+
+class TargetRule(Strict):
+    """An HTTPRouteGroup (resolved to matches); no matches: every request."""
+
+    name: str = ""
+    matches: list[Match] = []
+
+
+class TrafficTarget(Strict):
+    """SMI access.smi-spec.io/v1alpha3 TrafficTarget; no rules: every request of the listed sources."""
+
+    name: Annotated[str, Field(min_length=1)]
+    namespace: str = "default"
+    destination: IdentityRef
+    sources: Annotated[list[IdentityRef], Field(min_length=1)]
+    rules: list[TargetRule] = []
+
+
 class ProxyConfig(Strict):
     services: list[Service] = []
     access_log: AccessLog = AccessLog()
@@ -195,6 +252,8 @@ class ProxyConfig(Strict):
     upstream_idle_timeout: Seconds = 30.0
     connect_timeout: Seconds = 2.0
     tracing: Tracing | None = None
+    tls: Tls | None = None
+    traffic_targets: list[TrafficTarget] = []
 
 
 def _check_split(where: str, split: dict[str, int], backends: dict[str, Backend]) -> None:
@@ -236,6 +295,24 @@ def _check_references(config: ProxyConfig) -> None:
                     f"is already served by {taken[host]!r}"
                 )
             taken[host] = service.name
+    _check_tls(config)
+
+
+def _check_tls(config: ProxyConfig) -> None:
+    listener_tls: dict[tuple[str, int], bool] = {}
+    for i, service in enumerate(config.services):
+        if service.tls and config.tls is None:
+            raise ConfigError(f"services[{i}].tls: an mTLS listener needs the top-level tls section")
+        for name, backend in service.backends.items():
+            if backend.identity is not None and config.tls is None:
+                raise ConfigError(
+                    f"services[{i}].backends.{name}.identity: mTLS to a peer needs the top-level tls section"
+                )
+        if listener_tls.setdefault((service.address, service.port), service.tls) != service.tls:
+            raise ConfigError(
+                f"services[{i}].tls: {service.address}:{service.port} is shared with a service "
+                f"that has tls {not service.tls}; one listener is either mTLS or plain"
+            )
 
 
 def _describe(error: ValidationError) -> str:

@@ -60,6 +60,7 @@ class Metrics:
         self.in_flight: dict[Labels, Gauge] = {}
         self.ejections: dict[Labels, Gauge] = {}
         self.mirrored: dict[Labels, Gauge] = {}
+        self.denied: dict[Labels, Gauge] = {}
 
     def route(self, namespace: str, service: str, backend: str, route: str) -> RouteCell:
         key = (("namespace", namespace), ("service", service), ("backend", backend), ("route", route))
@@ -80,6 +81,9 @@ class Metrics:
         return self._gauge(
             self.mirrored, (("namespace", namespace), ("service", service), ("backend", backend))
         )
+
+    def denied_counter(self, namespace: str, service: str, source: str) -> Gauge:
+        return self._gauge(self.denied, (("namespace", namespace), ("service", service), ("source", source)))
 
     def render(self) -> bytes:
         out: list[str] = []
@@ -120,6 +124,12 @@ class Metrics:
                 "counter",
                 "Requests copied to a mirror.",
                 self.mirrored,
+            ),
+            (
+                "sluice_proxy_denied_requests_total",
+                "counter",
+                "Requests refused by TrafficTarget access control (403).",
+                self.denied,
             ),
         ):
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]

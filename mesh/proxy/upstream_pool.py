@@ -9,6 +9,7 @@ state the balancer reads. One request at a time per connection: no pipelining.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 import time
 from collections import deque
@@ -189,6 +190,10 @@ class UpstreamConnection(asyncio.Protocol):
 class EndpointPool:
     """Connections to one `host:port`, shared by every service and route that sends there."""
 
+    # A mesh endpoint: connect with the proxy's mTLS context, require this peer identity (mesh/proxy/tls.py).
+    tls_context: ssl.SSLContext | None = None
+    identity: str | None = None
+
     def __init__(
         self,
         name: str,
@@ -251,14 +256,27 @@ class EndpointPool:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port)
+                _, conn = await loop.create_connection(
+                    lambda: UpstreamConnection(self), self.host, self.port, ssl=self.tls_context
+                )
         except BaseException as exc:
             self.connections -= 1
             self._wake_one(None)
             if isinstance(exc, OSError | TimeoutError):
                 raise UpstreamError("connect-failure", f"{self.name}: {exc or 'connect timed out'}") from None
             raise
+        if self.identity is not None:
+            self._verify_peer(conn)  # type: ignore[arg-type]
         return conn  # type: ignore[return-value]
+
+    def _verify_peer(self, conn: UpstreamConnection) -> None:
+        from mesh.proxy.tls import verify_peer  # tls.py builds on the server side, which imports this module
+
+        mismatch = verify_peer(conn.transport, self.identity)  # type: ignore[arg-type]
+        if mismatch is not None:
+            conn.close()  # its connection_lost gives the slot back
+            print(f"sluice-proxy: refused upstream {self.name}: {mismatch}", file=sys.stderr, flush=True)
+            raise UpstreamError("connect-failure", f"{self.name}: {mismatch}")
 
     def release(self, conn: UpstreamConnection, reusable: bool) -> None:
         conn.source = None
