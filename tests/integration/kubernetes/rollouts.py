@@ -21,6 +21,7 @@ from kubernetes import client
 
 from controller.api.crd_schema import all_crds
 from controller.platforms.kubernetes.client import KubeClient, resource_path
+from controller.ports.store import Conflict
 from controller.runtime.kubernetes import KubernetesController
 from tests.harness.poll import wait_until
 
@@ -183,11 +184,20 @@ class Cluster:
         )
 
     def set_image(self, name: str, image: str, kind: str = "deployments") -> None:
-        """Change only the image (a JSON merge patch would replace the whole containers list)."""
-        workload = self.get("apps/v1", kind, name)
-        assert workload is not None
-        workload["spec"]["template"]["spec"]["containers"][0]["image"] = image
-        self.kube.replace(self.path("apps/v1", kind, name), workload)
+        """Change only the image (a JSON merge patch would replace the whole containers list); a
+        read-modify-write, tried again when the controller changed the object in between (409)."""
+
+        def replaced() -> bool:
+            workload = self.get("apps/v1", kind, name)
+            assert workload is not None
+            workload["spec"]["template"]["spec"]["containers"][0]["image"] = image
+            try:
+                self.kube.replace(self.path("apps/v1", kind, name), workload)
+            except Conflict:
+                return False
+            return True
+
+        wait_until(replaced, timeout=10, what=f"the image of {name} to be set")
 
     def image(self, name: str) -> str:
         return self.deployment(name)["spec"]["template"]["spec"]["containers"][0]["image"]
