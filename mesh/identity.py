@@ -410,9 +410,12 @@ def main(argv: list[str] | None = None) -> None:
     else:
         config.load_incluster_config()
         api = client.ApiClient()
-    authority = load_or_create_ca(
-        api, options.namespace, options.secret, options.trust_domain, options.external
-    )
+    try:
+        authority = load_or_create_ca(
+            api, options.namespace, options.secret, options.trust_domain, options.external
+        )
+    except ValueError as exc:
+        parser.exit(1, f"sluice mesh CA: {exc}\n")
     issuer = Issuer(
         authority,
         KubernetesTokenReviewer(api, options.audience),
