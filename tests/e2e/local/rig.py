@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ SLUICE = [sys.executable, "-m", "controller.cli.main"]
 NAME = "podinfo"
 NAMESPACE = "default"
 TERMINAL = ("Succeeded", "Failed")
+ADVANCE = re.compile(r"Advance \S+ canary weight (\d+)$")
 
 
 def workload(version: str, *app_args: str, replicas: int = 1) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def canary(port: int, analysis: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 def weights_of(events: Iterable[Event]) -> list[int]:
     """Canary weights in the order the controller recorded `Advance ... canary weight N` events."""
-    return [int(e.message.rsplit(" ", 1)[1]) for e in events if " canary weight " in e.message]
+    return [int(m.group(1)) for e in events if (m := ADVANCE.match(e.message))]
 
 
 class Rig:
@@ -96,6 +99,7 @@ class Rig:
         self.store = LocalStore(Database(self.state))
         self.records = ProcessRecords(self.store.db)
         self.controller: subprocess.Popen | None = None
+        self.metrics_port = free_port()  # the controller's /metrics, kept across restarts
         self.runs = 0
         self._applied = 0
         # Every process the controller recorded while the test ran, so `close` can stop retired ones too.
@@ -124,7 +128,7 @@ class Rig:
         assert self.controller is None or self.controller.poll() is not None
         self.runs += 1
         self.controller = start(
-            [*SLUICE, "run", "--state", str(self.state), "-v", *args],
+            [*SLUICE, "run", "--state", str(self.state), "--port", str(self.metrics_port), "-v", *args],
             self.workdir / f"controller-{self.runs}.log", cwd=REPO,
         )
         return self.controller
@@ -153,6 +157,20 @@ class Rig:
 
     def wait_phase(self, *phases: str, timeout: float = 60) -> CanaryStatus:
         return self.wait_for(lambda s: s.phase in phases, timeout, what=f"phase in {phases}")
+
+    def ticks(self) -> int:
+        """Ticks of the canary the running controller has finished (its /metrics), 0 before the first."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+        series = rf'^sluice_canary_duration_seconds_count{{[^}}]*name="{NAME}"[^}}]*}} (\S+)$'
+        found = re.search(series, text, re.M)
+        return int(float(found.group(1))) if found else 0
+
+    def wait_ticks(self, count: int, timeout: float = 30) -> None:
+        """Until the controller has finished `count` more ticks of the canary."""
+        start = wait_until(lambda: self.ticks() + 1, timeout=10, what="the controller's /metrics") - 1
+        wait_until(lambda: self.ticks() >= start + count, timeout=timeout, what=f"{count} more ticks")
 
     def events(self) -> list[Event]:
         return self.store.list_events(NAMESPACE, NAME)

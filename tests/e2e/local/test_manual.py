@@ -1,8 +1,9 @@
 """Manual commands and gates, through the real CLI (`sluice abort|promote`) and the real loadtester.
 
 `sluice abort` rolls a healthy rollout back at once; `sluice promote` skips the rest of a long analysis;
-a confirm-promotion gate on the loadtester's /gate/check holds the rollout in WaitingPromotion, tick after
-tick, until `sluice promote` (or /gate/open) lets it go.
+`sluice pause` holds the weight tick after tick until `sluice resume`; a confirm-promotion gate on the
+loadtester's /gate/check holds the rollout in WaitingPromotion, tick after tick (counted on the
+controller's /metrics), until `sluice promote` (or /gate/open) lets it go.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,6 +69,25 @@ def test_promote_skips_the_rest_of_the_analysis(rig: Rig) -> None:
     assert clients.failures() == []
 
 
+def test_pause_holds_the_weight_until_resume(rig: Rig) -> None:
+    start_with_v1(rig, {"stepWeight": 25, "maxWeight": 50, "metrics": [success_rate()]})
+    with Clients(rig.port) as clients:
+        rig.apply(workload("v2"))
+        rig.wait_for(lambda s: s.canary_weight == 25, timeout=30, what="canary at 25%")
+        rig.command("pause")
+        paused = rig.wait_for(lambda s: s.paused, timeout=15, what="paused")
+        rig.wait_ticks(3)
+        held = rig.status()
+        assert (held.phase, held.paused, held.canary_weight) == ("Progressing", True, paused.canary_weight)
+        assert rig.live_routes()["canary_weight"] == paused.canary_weight
+        rig.command("resume")
+        status = rig.wait_phase(*TERMINAL, timeout=30)
+
+    assert status.phase == "Succeeded", status.last_reason
+    assert weights_of(rig.events()) == [25, 50], [f"{e.reason}: {e.message}" for e in rig.events()]
+    assert clients.failures() == []
+
+
 @pytest.fixture
 def loadtester(tmp_path: Path) -> Iterator[str]:
     port = free_port()
@@ -89,18 +108,6 @@ def gate(url: str, action: str) -> int:
         return exc.code
 
 
-def held_for(seconds: float):
-    """A status predicate: WaitingPromotion on the gate for at least `seconds`."""
-
-    def check(status) -> bool:
-        if status.phase != "WaitingPromotion" or not status.waiting_since:
-            return False
-        since = datetime.fromisoformat(status.waiting_since.replace("Z", "+00:00"))
-        return (datetime.now(UTC) - since).total_seconds() >= seconds
-
-    return check
-
-
 @pytest.mark.parametrize("release", ["sluice promote", "gate open"])
 def test_confirm_promotion_gate_waits_for_approval(rig: Rig, loadtester: str, release: str) -> None:
     gated = {
@@ -112,7 +119,10 @@ def test_confirm_promotion_gate_waits_for_approval(rig: Rig, loadtester: str, re
     start_with_v1(rig, gated)
     with Clients(rig.port) as clients:
         rig.apply(workload("v2"))
-        status = rig.wait_for(held_for(4), timeout=30, what="WaitingPromotion for 4s")
+        rig.wait_phase("WaitingPromotion", timeout=30)
+        rig.wait_ticks(3)
+        status = rig.status()
+        assert status.phase == "WaitingPromotion", "still waiting, three ticks later"
         assert "confirm-promotion" in (status.last_reason or ""), status.last_reason
         assert gate(loadtester, "check") == 403, "the gate is still closed"
         assert rig.live_routes()["canary_weight"] == 50, "the canary keeps its weight while it waits"
