@@ -64,6 +64,6 @@ chart-lint: helm
 	$(HELM) lint --strict charts/sluice
 	$(HELM) template sluice charts/sluice --namespace sluice-system --include-crds >/dev/null
 	$(HELM) template sluice charts/sluice --namespace sluice-system \
-	  --set replicaCount=2,serviceMonitor.enabled=true,podDisruptionBudget.enabled=true \
+	  --set replicaCount=2,leaderElection.enabled=true,serviceMonitor.enabled=true,podDisruptionBudget.enabled=true \
 	  --set readinessProbe.httpGet.path=/healthz,controller.namespace=team-a >/dev/null
 	@echo "chart-lint: ok"

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def chart_rules(namespace: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(ClusterRole rules, Lease Role rules) exactly as `helm template` renders them."""
-    documents = template(namespace=namespace)
+    documents = template("leaderElection.enabled=true", namespace=namespace)
     (cluster_role,) = find(documents, "ClusterRole")
     (lease_role,) = find(documents, "Role")
     return cluster_role["rules"], lease_role["rules"]
@@ -102,8 +102,9 @@ def test_every_chart_manifest_passes_the_apiservers_strict_validation(
 ) -> None:
     """Server-side dry run, Strict field validation: a typo in a template fails here, not in production."""
     documents = template(
-        "replicaCount=2", "podDisruptionBudget.enabled=true", "readinessProbe.httpGet.path=/healthz",
-        "notifications.existingSecret=sluice-notifications", namespace=k8s_namespace,
+        "replicaCount=2", "leaderElection.enabled=true", "podDisruptionBudget.enabled=true",
+        "readinessProbe.httpGet.path=/healthz", "notifications.existingSecret=sluice-notifications",
+        namespace=k8s_namespace,
     )  # fmt: skip
     core, rbac = client.CoreV1Api(k8s_api), client.RbacAuthorizationV1Api(k8s_api)
     creators: dict[str, Callable[[dict[str, Any], dict[str, str]], Any]] = {

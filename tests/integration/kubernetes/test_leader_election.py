@@ -179,7 +179,7 @@ def test_killing_the_leader_mid_rollout_the_standby_finishes_it_applying_each_we
     k8s_sa_token: Callable[..., str],
     k8s_kubeconfig_for_token: Callable[[str], Path],
 ) -> None:
-    documents = template(namespace=cluster.namespace)
+    documents = template("leaderElection.enabled=true", namespace=cluster.namespace)
     (cluster_role,) = find(documents, "ClusterRole")
     (lease_role,) = find(documents, "Role")
     token = k8s_sa_token("sluice", rules=lease_role["rules"], cluster_rules=cluster_role["rules"])

@@ -31,14 +31,15 @@ def test_helm_lint_is_clean() -> None:
 def test_lint_clean_with_every_option_on() -> None:
     done = helm(
         "lint", "--strict", str(CHART),
-        "--set", "replicaCount=2,serviceMonitor.enabled=true,podDisruptionBudget.enabled=true",
+        "--set", "replicaCount=2,leaderElection.enabled=true,serviceMonitor.enabled=true",
+        "--set", "podDisruptionBudget.enabled=true",
         "--set", "readinessProbe.httpGet.path=/healthz,controller.namespace=team-a",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_default_render_has_the_controller_and_least_privilege_rbac() -> None:
-    documents = template()
+def test_render_has_the_controller_and_least_privilege_rbac() -> None:
+    documents = template("leaderElection.enabled=true")
     kinds = sorted(d["kind"] for d in documents)
     assert kinds == sorted(
         [
@@ -93,7 +94,7 @@ def test_controller_has_requests_limits_and_probes() -> None:
 
 
 def test_two_replicas_with_leader_election() -> None:
-    documents = template("replicaCount=2")
+    documents = template("replicaCount=2", "leaderElection.enabled=true")
     deployment = one(documents, "Deployment")
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
@@ -108,8 +109,8 @@ def test_two_replicas_without_leader_election_is_refused() -> None:
         template("replicaCount=2", "leaderElection.enabled=false")
 
 
-def test_without_leader_election_there_is_no_lease_role() -> None:
-    documents = template("leaderElection.enabled=false")
+def test_by_default_one_replica_without_leader_election_and_no_lease_role() -> None:
+    documents = template()
     assert find(documents, "Role") == [] and find(documents, "RoleBinding") == []
     assert not any(a.startswith("--leader-elect") for a in _container(documents)["args"])
 
@@ -127,6 +128,7 @@ def test_one_namespace_gets_a_role_instead_of_a_cluster_role() -> None:
 def test_service_monitor_and_pod_disruption_budget_are_optional() -> None:
     documents = template(
         "serviceMonitor.enabled=true", "podDisruptionBudget.enabled=true", "replicaCount=2",
+        "leaderElection.enabled=true",
         "readinessProbe.httpGet.path=/healthz",
     )  # fmt: skip
     monitor = one(documents, "ServiceMonitor")
@@ -142,7 +144,7 @@ def test_service_monitor_and_pod_disruption_budget_are_optional() -> None:
 
 def test_a_budget_that_would_block_drains_is_refused() -> None:
     with pytest.raises(RuntimeError, match=re.escape("readinessProbe.httpGet.path=/healthz")):
-        template("podDisruptionBudget.enabled=true", "replicaCount=2")
+        template("podDisruptionBudget.enabled=true", "replicaCount=2", "leaderElection.enabled=true")
 
 
 def test_metrics_service_reaches_standbys_too() -> None:

@@ -294,7 +294,7 @@ def custom_object_uses(module: str, tree: ast.AST) -> set[tuple[str, str, str]]:
 
 
 def rendered_rules() -> set[tuple[str, str, str]]:
-    documents = template()
+    documents = template("leaderElection.enabled=true")
     rules = [r for kind in ("ClusterRole", "Role") for doc in find(documents, kind) for r in doc["rules"]]
     return {
         (g, r, v)

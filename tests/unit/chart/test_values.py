@@ -33,6 +33,7 @@ PENDING_FLAGS = {
     "--leader-elect-retry-period",
 }
 EVERY_VALUE = (
+    "leaderElection.enabled=true",
     "controller.namespace=team-a",
     "controller.includeLabelPrefix=app.kubernetes.io",
     "controller.clusterName=prod-eu",
