@@ -23,6 +23,7 @@ from kubernetes import client
 
 from controller.api.canary import Canary
 from controller.api.routes import Routes
+from controller.routers.gateway_api import GatewayAPIRouter
 from controller.routers.smi import SMIRouter
 from mesh.proxy.config_watch import http_request
 from tests.cluster import controlplane
@@ -225,6 +226,17 @@ def test_route_group_header_matches_send_only_matching_requests_to_the_canary(me
     assert mesh.fetch(300, "x-canary:insider")["counts"] == {"v2": 300}
     assert mesh.fetch(300)["counts"] == {"v1": 300}
     assert mesh.fetch(100, "x-canary:outsider")["counts"] == {"v1": 100}
+
+
+def test_provider_sluice_http_route_weights_move_real_traffic(mesh, k8s_api):
+    """Provider `sluice` writes a GAMMA HTTPRoute (Service parentRef); it takes over from the split."""
+    router, rollout = GatewayAPIRouter(k8s_api), canary(mesh.namespace)
+    router.set_routes(rollout, Routes(primary_weight=75, canary_weight=25))
+    mesh.wait_for_split({"podinfo-primary": 75, "podinfo-canary": 25})
+    result = mesh.fetch(REQUESTS)
+    assert result["statuses"] == {"200": REQUESTS} and abs(share(result, "v2") - 25) <= TOLERANCE, result
+    router.finalize(rollout)  # back to the TrafficSplit's A/B routes
+    mesh.wait_for_split({"podinfo-primary": 1}, routes=1)
 
 
 def test_the_gateway_keeps_serving_its_last_config_when_the_control_plane_stops(mesh, k8s_api):
