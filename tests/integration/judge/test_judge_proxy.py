@@ -4,7 +4,8 @@ Two services behind one `sluice proxy`, each split 50/50 between a primary and a
 examples/app: `slow`, whose canary answers in 40 ms against its primary's 20 ms, and `equal`, whose canary
 and primary both answer in 20 ms. Load runs until both sides of both services have enough per-second
 buckets; then the runtime's check_runner judges each canary with the proxy's windows as its provider,
-exactly as local mode does.
+exactly as local mode does. The same canaries are judged a second time from a real Prometheus scraping
+the proxy (query_range of the builtin queries, rendered once per side, at a 2 s step).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import httpx
 import pytest
 import yaml
 
+from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.proxy_window import ProxyWindowProvider
 from analysis.providers.registry import builtin_provider
 from controller.runtime.adapters import check_runner
 from tests.harness.net import free_port, wait_for_http
 from tests.harness.poll import wait_until
 from tests.harness.processes import running
+from tests.harness.prometheus import running_prometheus
 from tests.unit.analysis.canaries import canary
 
 pytestmark = pytest.mark.slow
@@ -50,6 +53,8 @@ JUDGE = {
 class Mesh:
     proxy_ports: dict[str, int]
     admin: str
+    admin_port: int
+    work: Path
 
 
 class Load:
@@ -114,7 +119,7 @@ def mesh(tmp_path_factory) -> Iterator[Mesh]:
         stack.enter_context(running([*proxy, str(admin_port)], work / "proxy.log", cwd=ROOT))
         admin = f"http://127.0.0.1:{admin_port}"
         wait_for_http(f"{admin}/healthz")
-        yield Mesh(proxy_ports, admin)
+        yield Mesh(proxy_ports, admin, admin_port, work)
 
 
 def _buckets(admin: str, service: str, backend: str) -> int:
@@ -126,14 +131,7 @@ def test_judge_fails_a_canary_twice_as_slow_and_passes_an_equal_one(mesh: Mesh):
     provider = builtin_provider(canary(GUARD, name="slow"), proxy_admin_url=mesh.admin)
     assert isinstance(provider, ProxyWindowProvider)
     run = check_runner(lambda c: provider, lambda name, namespace: None)
-    subjects = {
-        name: canary(
-            GUARD,
-            name=name,
-            analysis={"interval": "10s", "threshold": 2, "stepWeight": 50, "metrics": GUARD, "judge": JUDGE},
-        )
-        for name in SERVICES
-    }
+    subjects = _subjects(JUDGE)
 
     # before any traffic: no samples on either side, so the judge waits rather than deciding
     idle = run(subjects["equal"])
@@ -163,3 +161,38 @@ def test_judge_fails_a_canary_twice_as_slow_and_passes_an_equal_one(mesh: Mesh):
     equal = {v.name: v for v in run(subjects["equal"])}
     assert equal["judge"].outcome == "pass", equal["judge"].reason
     assert (equal["judge"].value, equal["judge"].reason) == (100.0, "judge 100/100 >= pass 90")
+
+
+def _subjects(judge: dict) -> dict:
+    analysis = {"interval": "10s", "threshold": 2, "stepWeight": 50, "metrics": GUARD, "judge": judge}
+    return {name: canary(GUARD, name=name, analysis=analysis) for name in SERVICES}
+
+
+@pytest.mark.prometheus
+def test_judge_from_prometheus_query_range(mesh: Mesh):
+    judge = {**JUDGE, "step": "2s", "minSamples": 6}
+    with running_prometheus([f"127.0.0.1:{mesh.admin_port}"], mesh.work / "prometheus") as prometheus:
+        provider = PrometheusProvider(prometheus.url)
+        run = check_runner(lambda c: provider, lambda name, namespace: None)
+        subjects = _subjects(judge)
+
+        def points(name: str, side: str) -> int:
+            query = f'sum(rate(sluice_proxy_requests_total{{service="{name}", backend="{name}-{side}"}}[2s]))'
+            return len(provider.samples(query, 30, 2))
+
+        with Load(mesh.proxy_ports):
+            for name in SERVICES:
+                for side in ("primary", "canary"):
+                    wait_until(
+                        lambda name=name, side=side: points(name, side) >= 8,
+                        timeout=60,
+                        interval=0.5,
+                        what=f"Prometheus points of {name}-{side}",
+                    )
+            slow = {v.name: v for v in run(subjects["slow"])}
+            equal = {v.name: v for v in run(subjects["equal"])}
+
+    assert slow["judge"].outcome == "fail", slow["judge"].reason
+    assert slow["judge"].reason.startswith("judge 50/100 < marginal 75: request-duration canary mean ")
+    assert 'backend="slow-primary"' in slow["judge"].query and "[2s]" in slow["judge"].query
+    assert equal["judge"].outcome == "pass", equal["judge"].reason
