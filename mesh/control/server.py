@@ -123,9 +123,12 @@ class ConfigServer:
         app = web.Application()
         app.router.add_get("/v1/config", self.get_config)
         app.router.add_get("/v1/status", self.get_status)
-        app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+        app.router.add_get("/healthz", self.get_health)
         app.router.add_get("/readyz", self.get_ready)
         return app
+
+    async def get_health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
 
     async def get_ready(self, request: web.Request) -> web.Response:
         ready = self.ready.is_set()

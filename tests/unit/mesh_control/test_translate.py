@@ -380,3 +380,48 @@ def test_tracing_is_sent_when_configured():
     )
     assert result.document()["config"]["tracing"]["sampling"] == 0.5
     assert result.config.tracing is not None and result.config.tracing.sampling == 0.5
+
+
+def traffic_target(rules: list[dict], **spec) -> dict:
+    return {
+        "apiVersion": "access.smi-spec.io/v1alpha3",
+        "kind": "TrafficTarget",
+        "metadata": {"name": "api", "namespace": NS},
+        "spec": {
+            "destination": {"kind": "ServiceAccount", "name": "podinfo", "namespace": NS},
+            "sources": [{"kind": "ServiceAccount", "name": "frontend", "namespace": NS}],
+            "rules": rules,
+            **spec,
+        },
+    }
+
+
+def test_traffic_targets_resolve_their_route_groups_into_the_proxy_config():
+    group = route_group(
+        "api-routes",
+        [{"name": "read", "methods": ["GET"], "pathRegex": "/api"}, {"name": "write", "methods": ["POST"]}],
+    )
+    target = traffic_target(
+        [
+            {"kind": "HTTPRouteGroup", "name": "api-routes", "matches": ["read"]},
+            {"kind": "HTTPRouteGroup", "name": "missing"},
+        ]
+    )
+    result = node_config(podinfo(target, group), NS)
+    assert result.document()["config"]["traffic_targets"] == [{
+        "name": "api", "namespace": NS,
+        "destination": {"kind": "ServiceAccount", "name": "podinfo", "namespace": NS},
+        "sources": [{"kind": "ServiceAccount", "name": "frontend", "namespace": NS}],
+        "rules": [{"name": "api-routes", "matches": [{"path": {"regex": "(?:/api).*"}, "method": ["GET"]}]},
+                  {"name": "missing", "matches": [{"path": {"regex": "(?!)"}}]}],
+    }]  # fmt: skip
+    assert result.problems == [
+        "TrafficTarget shop/api: HTTPRouteGroup 'missing' not found; that rule allows nothing"
+    ]
+    assert result.config.traffic_targets[0].sources[0].name == "frontend"
+
+
+def test_a_traffic_target_without_sources_is_reported_not_sent():
+    result = node_config(podinfo(traffic_target([], sources=[])), NS)
+    assert result.document()["config"]["traffic_targets"] == []
+    assert "needs a ServiceAccount destination and at least one ServiceAccount source" in result.problems[0]
