@@ -4,7 +4,7 @@ While the demo runs, the test reads the demo's state folder (the first line of o
 and notes every process it records: the bundled proxy (proxy.json) and each workload process (the
 `processes` table), each with its start time so a reused PID is never mistaken for it. After the demo
 exits, none of them may still run, nothing may remain in the demo's session, and the temporary state
-folder must be gone.
+folder must be gone. The same holds when the demo is interrupted with Ctrl-C in the middle of a rollout.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from controller.platforms.local import processes
-from tests.e2e.local.rig import REPO, alive, terminate
+from tests.e2e.local.rig import REPO, SLUICE, alive, terminate
 
 pytestmark = pytest.mark.slow
 
@@ -62,36 +62,58 @@ def in_session(session: int) -> list[int]:
     return members
 
 
-def test_make_demo_exits_0_prints_the_summary_and_leaves_no_process(tmp_path: Path) -> None:
-    demo = subprocess.Popen(
-        ["make", "--no-print-directory", "demo"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
-    reader.start()
-    seen: dict[int, int] = {}
-    state: Path | None = None
-    try:
-        deadline = time.monotonic() + 150
-        while demo.poll() is None and time.monotonic() < deadline:
-            if state is None:
-                named = [m.group(1) for line in list(lines) if (m := STATE_LINE.search(line))]
-                state = Path(named[0]) if named else None
+class Watched:
+    """The demo as a process, its output read as it comes, its state folder's processes noted meanwhile."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.process = subprocess.Popen(
+            argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.state: Path | None = None
+        self.seen: dict[int, int] = {}
+
+    def _read(self) -> None:
+        self.lines.extend(self.process.stdout or [])
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def watch(self, until, timeout: float) -> None:
+        """Note the recorded processes every 0.1 s until `until()` is true or the demo exits."""
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and not until() and time.monotonic() < deadline:
+            if self.state is None:
+                named = [m.group(1) for line in list(self.lines) if (m := STATE_LINE.search(line))]
+                self.state = Path(named[0]) if named else None
             else:
-                seen.update(recorded(state))
+                self.seen.update(recorded(self.state))
             time.sleep(0.1)
-        assert demo.poll() is not None, "the demo did not end within 150s"
-        reader.join(timeout=10)
-        output = "".join(lines)
-        assert demo.returncode == 0, output[-4000:]
-    finally:
-        still = [pid for pid, ticks in seen.items() if processes.is_running(pid, ticks)]
+
+    def finish(self) -> list[int]:
+        """Stop whatever is left (a failing test must not leak); return what was still running."""
+        still = [pid for pid, ticks in self.seen.items() if processes.is_running(pid, ticks)]
         terminate(still)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(demo.pid, signal.SIGKILL)
-        demo.wait(timeout=10)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return still
 
+
+def test_make_demo_exits_0_prints_the_summary_and_leaves_no_process() -> None:
+    demo = Watched(["make", "--no-print-directory", "demo"])
+    try:
+        demo.watch(until=lambda: False, timeout=150)
+        assert demo.process.poll() is not None, "the demo did not end within 150s"
+    finally:
+        still = demo.finish()
+    output, state, seen = demo.output, demo.state, demo.seen
+    assert demo.process.returncode == 0, output[-4000:]
     assert state is not None, output[:2000]
     assert "sluice demo summary" in output
     assert re.search(r"v2\s+│\s+Succeeded\s+│\s+Succeeded", output), output[-3000:]
@@ -99,5 +121,21 @@ def test_make_demo_exits_0_prints_the_summary_and_leaves_no_process(tmp_path: Pa
     assert "now serving: v2" in output
     assert len(seen) >= 5, f"the proxy and the workload processes were seen while it ran: {seen}"
     assert still == [], f"still running after the demo exited: {still}"
-    assert [pid for pid in in_session(demo.pid) if alive(pid)] == [], "nothing left in the demo's session"
+    assert [pid for pid in in_session(demo.process.pid) if alive(pid)] == [], "nothing left in its session"
     assert not state.exists(), "the temporary state folder is removed"
+
+
+def test_ctrl_c_mid_rollout_stops_every_process() -> None:
+    demo = Watched([*SLUICE, "demo"])
+    try:
+        demo.watch(until=lambda: "rolling out v2" in demo.output and len(demo.seen) >= 3, timeout=60)
+        assert demo.process.poll() is None, demo.output[-3000:]
+        demo.watch(until=lambda: len(demo.seen) >= 5, timeout=20)  # the canary's replicas too
+        os.killpg(demo.process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+        demo.process.wait(timeout=30)
+    finally:
+        still = demo.finish()
+    assert demo.process.returncode != 0
+    assert len(demo.seen) >= 5, demo.seen
+    assert still == [], f"still running after Ctrl-C: {still}"
+    assert demo.state is not None and not demo.state.exists()
