@@ -46,7 +46,10 @@ def test_sigkill_mid_rollout_resumes_without_repeating_a_step(rig: Rig) -> None:
         assert status.phase == "Succeeded", status.last_reason
         wait_until(lambda: weights.seen[-1] == 0, timeout=10, what="all traffic back on the primary")
 
-    assert weights_of(rig.events()) == [10, 20, 30, 40, 50], [e.message for e in rig.events()]
+    messages = [e.message for e in rig.events()]
+    assert weights_of(rig.events()) == [10, 20, 30, 40, 50], messages
+    assert sum(m.startswith("New revision detected") for m in messages) == 1, messages
+    assert sum(m.startswith("Starting canary analysis") for m in messages) == 1, "the analysis went on"
     assert weights.seen == [0, 10, 20, 30, 40, 50, 0]
     assert clients.failures() == [], f"{len(clients.failures())} of {clients.count()} failed"
     assert set(clients.versions()) == {"v1", "v2"}
