@@ -1,10 +1,10 @@
 """A local rollout analysed by a real Prometheus scraping the real bundled proxy (issue 7's acceptance).
 
 `sluice run` starts the proxy on a known admin port; Prometheus (the Debian binary, 1 s scrapes) scrapes
-its /metrics; the Canary names Prometheus in `spec.metricsServer`, so the builtin request-success-rate and
-request-duration are PromQL over `sluice_proxy_*` instead of the proxy's windows. v2 is promoted, v3 (25%
-errors) rolled back with the success rate as the reason. Prometheus' own counter of query API calls
-shows the controller did ask it.
+its /metrics; the builtin request-success-rate and request-duration become PromQL over `sluice_proxy_*`
+instead of the proxy's windows. v2 is promoted with Prometheus named by the Canary's `spec.metricsServer`;
+then the controller is restarted with `--metrics-server` instead, and v3 (25% errors) is rolled back with
+the success rate as the reason. Prometheus' own counter of query API calls shows it was asked each time.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tests.e2e.local.clients import Clients
 from tests.e2e.local.rig import Rig, canary, duration, success_rate, workload
 from tests.harness.net import free_port
 from tests.harness.poll import wait_until
+from tests.harness.processes import stop
 from tests.harness.prometheus import PrometheusServer, prometheus_binary, running_prometheus
 
 pytestmark = [
@@ -51,13 +52,21 @@ def test_prometheus_promotes_a_good_version_and_rolls_back_a_bad_one(rig: Rig, t
             rig.apply(workload("v2"))
             good = rig.wait_phase("Succeeded", "Failed", timeout=90)
             asked_for_v2 = queries_answered(prometheus) - asked
+
+            # The other way to name Prometheus: the controller's --metrics-server, for every canary.
+            stop(rig.controller)
+            rig.apply(canary(rig.port, analysis))
+            rig.start_controller("--metrics-server", prometheus.url)
+            asked = queries_answered(prometheus)
             rig.apply(workload("v3", "--error-rate", "0.25"))
             rig.wait_for(lambda s: s.phase == "Progressing", timeout=30, what="v3 detected")
             bad = rig.wait_phase("Succeeded", "Failed", timeout=90)
+            asked_for_v3 = queries_answered(prometheus) - asked
 
     assert good.phase == "Succeeded", good.last_reason
     assert asked_for_v2 >= 4, "two checks per analysis tick, at least two ticks, all asked of Prometheus"
     assert bad.phase == "Failed", bad.last_reason
+    assert asked_for_v3 >= 2
     assert "request-success-rate" in (bad.last_reason or "")
     checks = {c.name: c for c in bad.last_checks or []}
     assert checks["request-success-rate"].outcome == "fail"
