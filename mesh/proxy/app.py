@@ -163,6 +163,7 @@ class Proxy:
             if self._renewal is not None:
                 self._renewal.cancel()
             self.tls = self.tls_settings = self._renewal = None
+            self.metrics.certificate_expiry = None
             return
         # Imported here: it loads `cryptography`, which a proxy without mTLS does without (RSS budget).
         from mesh.proxy.certs import CertificateError, Renewer, source_for
@@ -174,6 +175,7 @@ class Proxy:
                 self.tls = MeshTls(bundle)
             else:
                 self.tls.load(bundle)
+            self.metrics.certificate_expiry = bundle.not_after
         except (CertificateError, ssl.SSLError) as exc:
             raise ConfigError(f"tls: no certificate: {exc}") from None
         if self._renewal is not None:
@@ -183,6 +185,8 @@ class Proxy:
 
     def _install_certificate(self, bundle: Bundle) -> None:
         self.tls.load(bundle)  # type: ignore[union-attr]
+        self.metrics.certificate_expiry = bundle.not_after
+        self.metrics.certificate_renewals += 1
 
     async def apply(self, config: ProxyConfig) -> None:
         """Make `config` the live one, or raise ConfigError and leave the old one serving."""

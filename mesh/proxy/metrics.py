@@ -61,6 +61,9 @@ class Metrics:
         self.ejections: dict[Labels, Gauge] = {}
         self.mirrored: dict[Labels, Gauge] = {}
         self.denied: dict[Labels, Gauge] = {}
+        # The mesh certificate (mTLS only): when it ends, and how often it has been renewed.
+        self.certificate_expiry: float | None = None
+        self.certificate_renewals = 0
 
     def route(self, namespace: str, service: str, backend: str, route: str) -> RouteCell:
         key = (("namespace", namespace), ("service", service), ("backend", backend), ("route", route))
@@ -134,5 +137,14 @@ class Metrics:
         ):
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
             out += [f"{name}{_labels(labels)} {gauge.value}" for labels, gauge in sorted(table.items())]
+        if self.certificate_expiry is not None:
+            out += [
+                "# HELP sluice_proxy_certificate_expiry_timestamp_seconds When the mesh certificate ends.",
+                "# TYPE sluice_proxy_certificate_expiry_timestamp_seconds gauge",
+                f"sluice_proxy_certificate_expiry_timestamp_seconds {self.certificate_expiry!r}",
+                "# HELP sluice_proxy_certificate_renewals_total Mesh certificates installed after the first.",
+                "# TYPE sluice_proxy_certificate_renewals_total counter",
+                f"sluice_proxy_certificate_renewals_total {self.certificate_renewals}",
+            ]
         out.append("")
         return "\n".join(out).encode()
