@@ -291,6 +291,19 @@ def judge_queries(canary: Canary, judge: CanaryJudge, metric: JudgeMetric, diale
     return sides[0], sides[1]
 
 
+def judge_problems(canary: Canary, dialect: str = "promql") -> list[str]:
+    """One line per judge metric whose queries cannot be built (`judge.metrics[i] (name): ...`), for
+    `sluice validate` and initialisation, like analysis.validation.metric_problems; nothing is run."""
+    judge = canary.spec.get_analysis().judge
+    problems = []
+    for index, metric in enumerate(judge.metrics if judge is not None else []):
+        try:
+            judge_queries(canary, judge, metric, dialect)  # type: ignore[arg-type]
+        except MetricConfigError as exc:
+            problems.append(f"judge.metrics[{index}] ({metric.name}): {exc}")
+    return problems
+
+
 def judge_canary(canary: Canary, source: object) -> Verdict | None:
     """The "judge" verdict of the canary's `analysis.judge`, or None when it has none. Never raises for a
     bad configuration or an unreachable provider: that is a "fail" verdict naming the metric."""

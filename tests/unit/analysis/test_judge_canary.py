@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from analysis.judge import judge_canary, judge_queries
+from analysis.judge import judge_canary, judge_problems, judge_queries
 from analysis.providers.base import MultipleValues, ProviderError
 from controller.api.canary import Canary
 from controller.api.loading import load_file, load_text
@@ -227,3 +227,18 @@ def test_check_runner_adds_the_judge_verdict(canary_latency, outcome):
     idle = FakeSampler({})
     waiting = check_runner(lambda c: idle, lambda name, namespace: None)(judged_canary())  # type: ignore[arg-type, return-value]
     assert waiting[1].outcome == "insufficient-data"
+
+
+def test_problems_are_found_before_anything_runs():
+    assert judge_problems(judged_canary()) == []
+    assert judge_problems(canary(GUARD)) == []
+    bad = judged_canary(
+        {"metrics": [{"name": "request-duration"}, {"name": "e", "query": "{{ variables.x }}"}]}
+    )
+    assert judge_problems(bad) == [
+        "judge.metrics[1] (e): judge metric e: undefined template variable 'variables.x'; defined: backend, "
+        "interval, name, namespace, service, side, target"
+    ]
+    assert judge_problems(judged_canary(provider="nginx"))[0].startswith(
+        "judge.metrics[0] (request-success-rate): spec.provider 'nginx': sluice has no builtin"
+    )
