@@ -295,10 +295,12 @@ def judge_problems(canary: Canary, dialect: str = "promql") -> list[str]:
     """One line per judge metric whose queries cannot be built (`judge.metrics[i] (name): ...`), for
     `sluice validate` and initialisation, like analysis.validation.metric_problems; nothing is run."""
     judge = canary.spec.get_analysis().judge
+    if judge is None:
+        return []
     problems = []
-    for index, metric in enumerate(judge.metrics if judge is not None else []):
+    for index, metric in enumerate(judge.metrics):
         try:
-            judge_queries(canary, judge, metric, dialect)  # type: ignore[arg-type]
+            judge_queries(canary, judge, metric, dialect)
         except MetricConfigError as exc:
             problems.append(f"judge.metrics[{index}] ({metric.name}): {exc}")
     return problems
