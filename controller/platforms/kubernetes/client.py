@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,8 +23,13 @@ from controller.ports.store import Conflict, NotFound
 MERGE_PATCH = "application/merge-patch+json"
 
 
-def resource_path(api_version: str, plural: str, namespace: str | None = None, name: str | None = None,
-                  subresource: str | None = None) -> str:
+def resource_path(
+    api_version: str,
+    plural: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
     if name:
@@ -75,9 +80,15 @@ class KubeClient:
         with contextlib.suppress(NotFound):
             self.request("DELETE", path)
 
-    def watch(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict[str, Any]]:
-        """Watch events (`{type, object}`), one per line, until the server ends the stream."""
+    def watch(
+        self, path: str, query: dict[str, Any], timeout: float, opened: Callable[[Any], None] = lambda r: None
+    ) -> Iterator[dict[str, Any]]:
+        """Watch events (`{type, object}`), one per line, until the server ends the stream.
+
+        `opened` gets the underlying urllib3 response, whose `shutdown()` ends a blocked read from
+        another thread (how an informer stops at once instead of at the watch's timeout)."""
         response = self._send("GET", path, {**query, "watch": "true"}, None, "application/json", timeout)
+        opened(response.response)
         try:
             if not 200 <= response.status <= 299:
                 _raise(response.status, response.read(), "WATCH", path)
@@ -91,8 +102,15 @@ class KubeClient:
         finally:
             response.response.release_conn()
 
-    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any, content_type: str,
-              timeout: float) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None,
+        body: Any,
+        content_type: str,
+        timeout: float,
+    ) -> Any:
         if query:
             path += "?" + urlencode({k: _query_value(v) for k, v in query.items() if v is not None})
         headers = {"Accept": "application/json", "Content-Type": content_type}

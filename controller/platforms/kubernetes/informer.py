@@ -11,6 +11,7 @@ loop owns that decision itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -46,6 +47,7 @@ class Informer:
         self.lists = 0
         self._objects: dict[Key, dict[str, Any]] = {}
         self._version: str | None = None
+        self._response: Any = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"informer {path}", daemon=True)
@@ -54,8 +56,12 @@ class Informer:
         self._thread.start()
 
     def stop(self) -> None:
-        """The thread ends at the latest when the current watch times out (it is a daemon meanwhile)."""
+        """End the watch now: its blocked read is shut down, and the thread leaves its loop."""
         self._stop.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.shutdown()
 
     def objects(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -85,6 +91,12 @@ class Informer:
                 delay = min(delay * 2, self.max_backoff)
             version = self._version or version
 
+    def _opened(self, response: Any) -> None:
+        self._response = response
+        if self._stop.is_set():
+            with contextlib.suppress(Exception):
+                response.shutdown()
+
     def _list(self) -> str:
         listed = self.kube.get(self.path)
         objects = {_key(obj): obj for obj in listed.get("items", [])}
@@ -107,7 +119,8 @@ class Informer:
             "allowWatchBookmarks": True,
             "timeoutSeconds": self.watch_seconds,
         }
-        for event in self.kube.watch(self.path, query, timeout=self.watch_seconds + 15):
+        events = self.kube.watch(self.path, query, self.watch_seconds + 15, opened=self._opened)
+        for event in events:
             if self._stop.is_set():
                 break
             kind, obj = event.get("type"), event.get("object") or {}

@@ -22,6 +22,7 @@ from tests.integration.kubernetes.rollouts import (  # noqa: F401
     cluster_fixture,
     deployment,
     prometheus_fixture,
+    running_controller,
 )
 
 
@@ -72,3 +73,12 @@ def test_a_killed_controller_is_continued_by_the_next_with_no_step_applied_twice
     assert ready == 200
     log = (tmp_path / "second.log").read_text()
     assert log.lstrip().startswith("{"), log[:200]
+
+
+def test_stopping_the_controller_ends_its_watches_at_once(cluster: Cluster) -> None:
+    with running_controller(cluster.api, cluster.namespace) as controller:
+        informers = list(controller.store.informers.values())
+        wait_until(lambda: all(i._response is not None for i in informers), timeout=10, what="watches open")
+    wait_until(
+        lambda: not any(i._thread.is_alive() for i in informers), timeout=3, what="informer threads to end"
+    )

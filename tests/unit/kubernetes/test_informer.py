@@ -27,7 +27,9 @@ class ScriptedKube:
     def get(self, path: str, **query: Any) -> dict[str, Any]:
         return self.lists.pop(0) if len(self.lists) > 1 else self.lists[0]
 
-    def watch(self, path: str, query: dict[str, Any], timeout: float) -> Iterator[dict[str, Any]]:
+    def watch(
+        self, path: str, query: dict[str, Any], timeout: float, opened: Any
+    ) -> Iterator[dict[str, Any]]:
         self.watch_versions.append(query["resourceVersion"])
         if not self.watches:
             self.idle.set()
