@@ -9,12 +9,14 @@ Canary's status and Events, so a broken Canary is visible and never holds up the
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
 
 from analysis.errors import MetricConfigError
 from analysis.providers.registry import builtin_provider
@@ -36,6 +38,17 @@ log = logging.getLogger("sluice.kubernetes")
 
 # Problems of a Canary's own making, fixed by editing it (or its target), not by a retry of ours.
 USER_ERRORS = (TargetError, AutoscalerError, UnsupportedRoutes, UnknownProvider, MetricConfigError)
+
+
+def describe(exc: Exception) -> str:
+    """One line for status: an API error's own message (e.g. which verb RBAC refused), not its repr."""
+    if isinstance(exc, ApiException):
+        try:
+            message = json.loads(exc.body or "").get("message", "")
+        except (ValueError, AttributeError):
+            message = ""
+        return f"{exc.status} {message or exc.reason}".strip()
+    return str(exc)
 
 
 class KubernetesController:
@@ -112,7 +125,7 @@ class KubernetesController:
             self.store.report_problem(namespace, name, f"tick failed: {exc}")
             return
         except Exception as exc:
-            self.store.report_problem(namespace, name, f"tick failed: {exc}")
+            self.store.report_problem(namespace, name, f"tick failed: {describe(exc)}")
             raise
         if decision is not None:
             self.store.clear_problem(namespace, name)

@@ -129,9 +129,8 @@ def _raise(status: int, data: bytes, method: str, path: str) -> None:
         message = json.loads(data).get("message", "")
     except (ValueError, AttributeError):
         message = data.decode(errors="replace")[:200]
-    text = f"{method} {path}: {status} {message}"
     if status == 404:
-        raise NotFound(text)
+        raise NotFound(f"{method} {path}: 404 {message}")
     if status == 409:
-        raise Conflict(text)
-    raise ApiException(status=status, reason=text)
+        raise Conflict(f"{method} {path}: 409 {message}")
+    raise ApiException(status=status, reason=f"{method} {path}: {message}")
