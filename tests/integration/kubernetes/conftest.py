@@ -84,6 +84,7 @@ def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[controlplane.Control
     try:
         plane.start()
     except BaseException:
+        shutil.rmtree(workdir / "etcd", ignore_errors=True)
         _report(request, f"sluice: test cluster failed to start; logs kept in {plane.log_dir}")
         raise
     _plane = plane
@@ -93,6 +94,7 @@ def k8s_cluster(request: pytest.FixtureRequest) -> Iterator[controlplane.Control
         _plane = None
         plane.stop()
         if request.session.testsfailed:
+            shutil.rmtree(workdir / "etcd", ignore_errors=True)  # ~70 MB of WAL; logs and certs stay
             _report(request, f"sluice: tests failed; test cluster logs kept in {plane.log_dir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
