@@ -2,7 +2,9 @@
 
 Flags follow Flagger's (reference/flagger.md §1.15) where they apply, each also read from a SLUICE_*
 environment variable so a Helm chart can set them either way. Logs are one JSON object per line (what
-cluster log pipelines parse); `--log-format text` is for humans.
+cluster log pipelines parse); `--log-format text` is for humans. With `--leader-elect` the process campaigns
+for a Lease first and starts the controller only once it leads (on another thread: starting waits for the
+informers while the elector must keep renewing); it exits when it loses the Lease, to start clean.
 """
 
 from __future__ import annotations
@@ -125,6 +127,49 @@ def _csv(value: str) -> tuple[str, ...]:
     help="Port of /healthz, /readyz and /metrics (0: a free one).",
 )
 @click.option(
+    "--leader-elect",
+    envvar="SLUICE_LEADER_ELECT",
+    is_flag=True,
+    default=False,
+    help="Campaign for a coordination.k8s.io Lease and act only while holding it (HA).",
+)
+@click.option(
+    "--leader-elect-namespace",
+    envvar="POD_NAMESPACE",
+    default=None,
+    help="Namespace of the Lease (default: the pod's, else --namespace, else default).",
+)
+@click.option(
+    "--leader-elect-lease-name",
+    envvar="SLUICE_LEADER_ELECT_LEASE_NAME",
+    default="sluice-leader",
+    show_default=True,
+)
+@click.option(
+    "--leader-elect-lease-duration",
+    envvar="SLUICE_LEADER_ELECT_LEASE_DURATION",
+    type=int,
+    default=15,
+    show_default=True,
+    help="Seconds a standby waits after the last renewal it saw.",
+)
+@click.option(
+    "--leader-elect-renew-deadline",
+    envvar="SLUICE_LEADER_ELECT_RENEW_DEADLINE",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds after which a leader that could not renew steps down.",
+)
+@click.option(
+    "--leader-elect-retry-period",
+    envvar="SLUICE_LEADER_ELECT_RETRY_PERIOD",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds between attempts (candidates) and renewals (the leader).",
+)
+@click.option(
     "--log-level",
     envvar="SLUICE_LOG_LEVEL",
     default="info",
@@ -158,6 +203,12 @@ def controller(
     msteams_url: str | None,
     host: str,
     port: int,
+    leader_elect: bool,
+    leader_elect_namespace: str | None,
+    leader_elect_lease_name: str,
+    leader_elect_lease_duration: int,
+    leader_elect_renew_deadline: float,
+    leader_elect_retry_period: float,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -185,8 +236,9 @@ def controller(
         }.items()
         if value
     }
+    api = _api_client(kubeconfig, context)
     kube = KubernetesController(
-        _api_client(kubeconfig, context),
+        api,
         namespace=namespace,
         mesh_provider=mesh_provider,
         metrics_server=metrics_server,
@@ -197,19 +249,45 @@ def controller(
         sync_seconds=control_loop_interval,
         workers=threadiness,
     )
-    server = ControllerServer(kube.metrics.registry, ready=kube.ready, host=host, port=port)
-    server.start()
     stop = threading.Event()
+    elector = None
+    if leader_elect:
+        from controller.runtime.leader import LeaderElector, LeaseTiming
+
+        def started_leading() -> None:
+            # start() waits for the informers to sync; the elector's thread must go back to renewing.
+            threading.Thread(target=kube.start, name="sluice-controller-start", daemon=True).start()
+
+        elector = LeaderElector(
+            api,
+            leader_elect_namespace or namespace or "default",
+            name=leader_elect_lease_name,
+            timing=LeaseTiming(
+                leader_elect_lease_duration, leader_elect_renew_deadline, leader_elect_retry_period
+            ),
+            on_started_leading=started_leading,
+            on_stopped_leading=stop.set,  # a controller that lost its lease exits and is restarted fresh
+        )
+
+    def ready() -> bool:
+        """/readyz: synced and started, and with leader election only while holding the Lease."""
+        return kube.ready() and (elector is None or elector.is_leader())
+
+    server = ControllerServer(kube.metrics.registry, ready=ready, host=host, port=port)
+    server.start()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    kube.start()
+    if elector is not None:
+        elector.start()
+    else:
+        kube.start()
     logging.getLogger("sluice.controller").info(
-        "sluice controller running: namespace %s, provider %s, http %s:%d",
-        namespace or "(all)",
-        mesh_provider,
-        host,
-        server.port,
-    )
+        "sluice controller running: namespace %s, provider %s, http %s:%d%s",
+        namespace or "(all)", mesh_provider, host, server.port,
+        f", campaigning for Lease {leader_elect_lease_name}" if elector is not None else "",
+    )  # fmt: skip
     stop.wait()
+    if elector is not None:
+        elector.stop()
     kube.stop()
     server.stop()

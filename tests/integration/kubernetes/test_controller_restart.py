@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -82,3 +83,29 @@ def test_stopping_the_controller_ends_its_watches_at_once(cluster: Cluster) -> N
     wait_until(
         lambda: not any(i._thread.is_alive() for i in informers), timeout=3, what="informer threads to end"
     )
+
+
+def test_with_leader_election_the_controller_holds_the_lease_and_is_ready(
+    cluster: Cluster, k8s_kubeconfig: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    args = [
+        *_controller_args(k8s_kubeconfig, cluster.namespace, port),
+        "--leader-elect", "--leader-elect-namespace", cluster.namespace,
+        "--leader-elect-lease-duration", "3", "--leader-elect-renew-deadline", "2",
+        "--leader-elect-retry-period", "0.4",
+    ]  # fmt: skip
+    with running(args, tmp_path / "leader.log"):
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        wait_until(
+            lambda: _status(f"http://127.0.0.1:{port}/readyz") == 200, timeout=30, what="ready as leader"
+        )
+        lease = cluster.get("coordination.k8s.io/v1", "leases", "sluice-leader")
+        assert lease is not None and lease["spec"]["holderIdentity"]
+
+
+def _status(url: str) -> int:
+    try:
+        return urllib.request.urlopen(url, timeout=5).status
+    except urllib.error.HTTPError as error:
+        return error.code
