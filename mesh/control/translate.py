@@ -61,7 +61,9 @@ def _age(obj: dict[str, Any]) -> tuple[str, str]:
     return meta.get("creationTimestamp") or "", meta["name"]
 
 
-def plans(snapshot: Snapshot, namespace: str, problems: list[str]) -> list[Plan]:
+def plans(
+    snapshot: Snapshot, namespace: str, groups: dict[str, dict[str, Any]], problems: list[str]
+) -> list[Plan]:
     """One Plan per apex Service of the namespace, HTTPRoutes first, then TrafficSplits for other apexes."""
     attached: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     for route in sorted(_in(snapshot.http_routes, namespace), key=_age):
@@ -73,7 +75,6 @@ def plans(snapshot: Snapshot, namespace: str, problems: list[str]) -> list[Plan]
         if plan is not None:
             result.append(plan)
     routed = {plan.apex for plan in result}
-    groups = {group["metadata"]["name"]: group for group in _in(snapshot.route_groups, namespace)}
     for split in sorted(_in(snapshot.traffic_splits, namespace), key=_age):
         plan = split_plan(split, groups, problems)
         if plan is None:
@@ -177,8 +178,9 @@ def node_config(
     """The config of a gateway proxy of `namespace` listening on `address`."""
     problems: list[str] = []
     slices = slices_by_service(snapshot.endpoint_slices.values())
+    groups = {group["metadata"]["name"]: group for group in _in(snapshot.route_groups, namespace)}
     services = []
-    for plan in plans(snapshot, namespace, problems):
+    for plan in plans(snapshot, namespace, groups, problems):
         for entry in _service_entries(plan, snapshot, namespace, address, cluster_domain, problems, slices):
             try:
                 parse_config({"services": [*services, entry]})
@@ -187,7 +189,6 @@ def node_config(
                 problems.append(f"{plan.kind_name}: left out: {reason}")
                 continue
             services.append(entry)
-    groups = {group["metadata"]["name"]: group for group in _in(snapshot.route_groups, namespace)}
     targets = [
         found
         for target in _in(snapshot.traffic_targets, namespace)

@@ -121,7 +121,8 @@ class AdminServer:
             watch = self.proxy.config_watch
             if watch is None:
                 raise HttpError(404, "this proxy is configured locally, not by a control plane")
-            return _json(200, watch.status())
+            # 503 until a config from the control plane has applied: the gateway's readiness probe.
+            return _json(200 if watch.synced.is_set() else 503, watch.status())
         found = _SERVICE_ROUTES.match(path)
         if found:
             namespace = query.get("namespace", [None])[0]
