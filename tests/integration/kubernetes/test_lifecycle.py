@@ -318,3 +318,32 @@ def test_manual_commands_pause_resume_and_abort_a_rollout(
         cluster.wait_phase("podinfo", "Failed", timeout=30)
         assert _canary_weight(cluster) == 0
         assert (cluster.get("v1", "configmaps", "sluice-commands") or {}).get("data") in (None, {})
+
+
+def test_the_status_backend_reads_a_rollout_and_promotes_it_through_the_api(
+    cluster: Cluster, prometheus: FakePrometheus
+) -> None:
+    """What `sluice status/promote --context` reads through: the same view as local mode, from the API."""
+    from controller.cli.backend import take_snapshot
+    from controller.cli.status_view import detail_record, status_table
+    from controller.runtime.kubernetes import KubernetesStatusBackend
+
+    cluster.create("apps/v1", "deployments", deployment("podinfo"))
+    analysis = {"interval": "1s", "threshold": 2, "stepWeight": 10, "maxWeight": 90, "metrics": SUCCESS_RATE}
+    cluster.create(CANARIES, "canaries", canary("podinfo", analysis, prometheus.url))
+    backend = KubernetesStatusBackend(cluster.api, cluster.namespace, poll_seconds=0.2)
+    with running_controller(cluster.api, cluster.namespace):
+        cluster.wait_phase("podinfo", "Initialized")
+        before = backend.changes()
+        cluster.set_image("podinfo", "example.invalid/podinfo:2")
+        assert backend.wait_for_change(before, timeout=20) != before
+        wait_until(lambda: (_canary_weight(cluster) or 0) >= 20, timeout=30, what="weight 20")
+        snap = take_snapshot(backend, cluster.namespace, "podinfo")
+        assert snap.live is not None and snap.live.canary_weight >= 20
+        assert snap.target_revision == snap.canary.status.last_applied_spec  # type: ignore[union-attr]
+        assert any("Advance" in e.message for e in snap.events)
+        assert detail_record(snap)["name"] == "podinfo"
+        assert "podinfo" in status_table(backend.list_canaries(None), snap.taken_at)
+        backend.enqueue(cluster.namespace, "podinfo", "promote")
+        cluster.wait_phase("podinfo", "Succeeded", timeout=60)
+        assert cluster.image("podinfo-primary") == "example.invalid/podinfo:2"
