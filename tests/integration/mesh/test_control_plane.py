@@ -119,6 +119,17 @@ class Mesh:
         assert status == 200, body
         return json.loads(body)
 
+    def start_control_plane(self, kubeconfig: Path, log: Path) -> None:
+        self.control_plane = processes.start(
+            processes.python_module("controller.cli.main", "mesh", "control-plane", "--kubeconfig",
+                                    str(kubeconfig), "-n", self.namespace, "--listen", "none",
+                                    "--unix-socket", str(self.socket)),
+            log, cwd=REPO,
+        )  # fmt: skip
+        self.procs.append(self.control_plane)
+        wait_until(lambda: unix_get(self.socket, "/readyz")[0] == 200, timeout=30, interval=0.2,
+                   what="the control plane to have listed everything")  # fmt: skip
+
     def wait_for_split(self, split: dict[str, int], routes: int = 0) -> dict[str, Any]:
         def live() -> dict[str, Any] | None:
             services = self.proxy_config()["services"]
@@ -163,24 +174,16 @@ def mesh(k8s_cluster, k8s_api, k8s_kubeconfig, tmp_path_factory) -> Iterator[Mes
         for ip, version in [*((ip, "v1") for ip in primary), *((ip, "v2") for ip in canary_ips)]:
             args = [sys.executable, str(APP), "--host", ip, "--port", str(PORT), "--version", version]
             procs.append(netns.start(args, work / f"app-{ip}.log"))
-        socket = work / "control-plane.sock"
-        control = processes.start(
-            processes.python_module("controller.cli.main", "mesh", "control-plane", "--kubeconfig",
-                                    str(k8s_kubeconfig), "-n", namespace, "--listen", "none",
-                                    "--unix-socket", str(socket)),
-            work / "control-plane.log", cwd=REPO,
-        )  # fmt: skip
-        procs.append(control)
-        wait_until(lambda: unix_get(socket, "/readyz")[0] == 200, timeout=30, interval=0.2,
-                   what="the control plane to have listed everything")  # fmt: skip
+        mesh = Mesh(namespace, netns, work / "control-plane.sock", "", None, procs)
+        mesh.start_control_plane(k8s_kubeconfig, work / "control-plane.log")
         gateway_pod = core.list_namespaced_pod(namespace, label_selector="app=sluice-gateway").items[0]
         procs.append(netns.start(
-            [sys.executable, "-m", "controller.cli.proxy", "--control-plane", f"unix://{socket}",
+            [sys.executable, "-m", "controller.cli.proxy", "--control-plane", f"unix://{mesh.socket}",
              "--node", f"{namespace}/{gateway_pod.metadata.name}", "--listen-address", gateway_ip,
              "--admin-port", str(ADMIN)],
             work / "gateway.log", cwd=REPO,
         ))  # fmt: skip
-        mesh = Mesh(namespace, netns, socket, gateway_ip, control, procs)
+        mesh.gateway_ip = gateway_ip
         wait_until(lambda: mesh.proxy_watch()["state"] == "synced", timeout=30, interval=0.3,
                    what="the gateway to get its config")  # fmt: skip
         yield mesh
@@ -239,7 +242,9 @@ def test_provider_sluice_http_route_weights_move_real_traffic(mesh, k8s_api):
     mesh.wait_for_split({"podinfo-primary": 1}, routes=1)
 
 
-def test_the_gateway_keeps_serving_its_last_config_when_the_control_plane_stops(mesh, k8s_api):
+def test_the_gateway_keeps_serving_its_last_config_when_the_control_plane_stops(
+    mesh, k8s_api, k8s_kubeconfig
+):
     before = mesh.proxy_config()
     processes.stop(mesh.control_plane)
     wait_until(lambda: mesh.proxy_watch()["state"] == "unreachable", timeout=30, interval=0.3,
@@ -250,3 +255,8 @@ def test_the_gateway_keeps_serving_its_last_config_when_the_control_plane_stops(
     assert mesh.fetch(300, "x-canary:insider") == {"counts": {"v2": 300}, "statuses": {"200": 300}}
     assert mesh.fetch(300) == {"counts": {"v1": 300}, "statuses": {"200": 300}}
     assert mesh.proxy_config() == before
+    # A new control plane process (versions count on from the wall clock) brings the gateway up to date.
+    mesh.start_control_plane(k8s_kubeconfig, mesh.socket.parent / "control-plane-2.log")
+    mesh.wait_for_split({"podinfo-canary": 0, "podinfo-primary": 100})
+    assert mesh.proxy_watch()["state"] == "synced"
+    assert mesh.fetch(100, "x-canary:insider")["counts"] == {"v1": 100}
