@@ -6,6 +6,10 @@ with a weighted split, a header route and metrics on, all on free loopback ports
 and prints medians as `name=value` lines, ending with the ratios the issue sets targets for. Ratios,
 not absolutes: wrk, the proxies and the backend share the cores.
 
+Proxy-to-proxy mTLS (`mtls_rps_ratio`): two more sluice proxies in a chain, client side -> server side ->
+backend, each with a plain and an mTLS path (certificates from a throw-away mesh CA, the server's SPIFFE
+identity verified by the client side); both paths are driven alternately at 50 connections in the same run.
+
     .venv/bin/python bench/proxy.py [--seconds 2] [--repeat 3]
 
 Installs nginx and wrk with apt-get when missing (Debian). Everything it starts is stopped by PID.
@@ -28,6 +32,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -140,6 +145,55 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def mesh_chain(workdir: Path, backend_port: int) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """Configs of a client-side and a server-side proxy, and the client side's plain and mTLS ports."""
+    sys.path.insert(0, str(ROOT))  # run as a script: make the project importable for the CA
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from mesh.identity import CertificateAuthority
+    from mesh.proxy.certs import key_and_csr
+
+    ca = CertificateAuthority.generate()
+    (workdir / "mesh-ca.crt").write_bytes(ca.root.public_bytes(Encoding.PEM))
+    tls: dict[str, dict[str, Any]] = {}
+    for name in ("client", "server"):
+        key_pem, csr_pem = key_and_csr()
+        leaf = ca.issue(
+            x509.load_pem_x509_csr(csr_pem), f"spiffe://cluster.local/ns/bench/sa/{name}", time.time()
+        )
+        (workdir / f"{name}.crt").write_bytes(ca.chain_pem(leaf))
+        (workdir / f"{name}.key").write_bytes(key_pem)
+        files = {
+            "cert": workdir / f"{name}.crt",
+            "key": workdir / f"{name}.key",
+            "ca": workdir / "mesh-ca.crt",
+        }
+        tls[name] = {"files": {kind: str(path) for kind, path in files.items()}}
+    server_plain, server_tls, client_plain, client_tls = (free_port() for _ in range(4))
+
+    def service(name: str, port: int, endpoint_port: int, **extra: Any) -> dict[str, Any]:
+        backend = {"endpoints": [f"127.0.0.1:{endpoint_port}"], **extra.pop("backend", {})}
+        return {"name": name, "port": port, "backends": {name: backend}, "split": {name: 100}, **extra}
+
+    server_identity = "spiffe://cluster.local/ns/bench/sa/server"
+    server = {
+        "tls": tls["server"],
+        "services": [
+            service("plain", server_plain, backend_port),
+            service("mtls", server_tls, backend_port, tls=True),
+        ],
+    }
+    client = {
+        "tls": tls["client"],
+        "services": [
+            service("plain", client_plain, server_plain),
+            service("mtls", client_tls, server_tls, backend={"identity": server_identity}),
+        ],
+    }
+    return client, server, client_plain, client_tls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each wrk run")
@@ -210,10 +264,19 @@ def main() -> None:
             "--admin-port",
             str(admin_port),
         ]
+        mesh_client, mesh_server, mesh_plain_port, mesh_tls_port = mesh_chain(workdir, backend_port)
+        mesh_commands = []
+        for name, mesh_config in (("mesh-client", mesh_client), ("mesh-server", mesh_server)):
+            (workdir / f"{name}.yaml").write_text(yaml.safe_dump(mesh_config))
+            mesh_commands.append(
+                [*sluice[:4], str(workdir / f"{name}.yaml"), "--admin-port", str(free_port())]
+            )
         with (
             process([nginx_binary(), "-c", str(backend), "-p", str(workdir)], workdir / "backend.log"),
             process([nginx_binary(), "-c", str(reference), "-p", str(workdir)], workdir / "reference.log"),
             process(sluice, workdir / "sluice.log") as sluice_proc,
+            process(mesh_commands[0], workdir / "mesh-client.log"),
+            process(mesh_commands[1], workdir / "mesh-server.log"),
         ):
             targets = {"direct": backend_port, "nginx": nginx_port, "sluice": sluice_port}
             for port in targets.values():
@@ -231,6 +294,19 @@ def main() -> None:
                     results[f"{name}_{label}"] = run
                     for key, value in run.items():
                         print(f"{name}_{label}_{key}={value:.1f}", flush=True)
+            mesh_ports = {"plain": mesh_plain_port, "mtls": mesh_tls_port}
+            for port in mesh_ports.values():
+                wait_until(lambda port=port: answers(f"http://127.0.0.1:{port}/"), f"port {port}")
+                wrk(f"http://127.0.0.1:{port}/", 50, 1)  # warm: the pool's handshakes happen here
+            mesh_runs: dict[str, list[dict[str, float]]] = {name: [] for name in mesh_ports}
+            for _ in range(options.repeat):  # interleaved, as above
+                for name, port in mesh_ports.items():
+                    mesh_runs[name].append(wrk(f"http://127.0.0.1:{port}/", 50, options.seconds))
+            for name, samples in mesh_runs.items():
+                run = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+                results[f"mesh_{name}_c50"] = run
+                for key, value in run.items():
+                    print(f"mesh_{name}_c50_{key}={value:.1f}", flush=True)
             header_run = wrk(f"http://127.0.0.1:{sluice_port}/", 50, options.seconds, "x-canary: insider")
             print(f"sluice_c50_header_route_rps={header_run['rps']:.1f}")
             rss = rss_mb(sluice_proc.pid)
@@ -248,6 +324,7 @@ def main() -> None:
     print(f"p99_ratio_vs_nginx={results['sluice_c50']['p99_us'] / results['nginx_c50']['p99_us']:.3f}")
     print(f"added_p50_us_c1={results['sluice_c1']['p50_us'] - results['direct_c1']['p50_us']:.1f}")
     print(f"rss_mb={rss:.1f}")
+    print(f"mtls_rps_ratio={results['mesh_mtls_c50']['rps'] / results['mesh_plain_c50']['rps']:.3f}")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,18 @@ root keep working until the process restarts.
 
 Plain listeners and upstreams are untouched: mesh listeners get `MeshClientConnection`, which identifies the
 peer once per connection and asks the Authorizer once per request before the usual routing.
+
+One allocator setting matters for speed: uvloop reads TLS data with `SSLObject.read(256 KiB)`, so every
+read allocates 256 KiB, which glibc serves from fresh mmap()ed pages (mmap, mremap, munmap and page faults
+per request: measured +20 µs of CPU per request on the server side). `MeshTls` raises glibc's mmap and
+trim thresholds so those buffers come from, and go back to, the heap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import ssl
 import tempfile
@@ -40,6 +47,17 @@ class Bundle:
     not_after: float
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters (glibc)
+
+
+def keep_tls_reads_off_mmap() -> None:
+    """Serve uvloop's 256 KiB TLS read buffers from the heap (see the module docstring); glibc only."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(_M_TRIM_THRESHOLD, 4 << 20)
+
+
 def _tmpfs() -> str | None:
     """Keys touch only memory-backed storage where there is some (ssl loads chains from files alone)."""
     shm = Path("/dev/shm")
@@ -50,6 +68,7 @@ class MeshTls:
     """The server and client contexts of one proxy identity, reloaded in place on renewal."""
 
     def __init__(self, bundle: Bundle) -> None:
+        keep_tls_reads_off_mmap()
         self.server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server.verify_mode = ssl.CERT_REQUIRED
         self.client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
