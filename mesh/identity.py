@@ -11,8 +11,8 @@ Secret already exists: `tls.crt`/`tls.key` sign, `ca.crt` is the trust anchor ha
 
 The issuing endpoint is framework-free: `Issuer.handle(body, authorization)` returns (status, content
 type, body) for whichever HTTP server mounts it (it blocks on the TokenReview: run it in a thread from an
-event loop); `serve_issuer` is a minimal asyncio server for running it alone
-(`python -m mesh.identity --help`).
+event loop); `aiohttp_handler` mounts it on an aiohttp app such as the control plane's, and
+`serve_issuer` is a minimal asyncio server for running it alone (`python -m mesh.identity --help`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import base64
 import datetime
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -337,6 +337,36 @@ def _check_key(key: Any) -> None:
     raise IssuanceRefused(400, "the CSR key must be ECDSA (P-256 or stronger) or RSA of 2048 bits or more")
 
 
+def cluster_issuer(
+    api_client: Any,
+    namespace: str,
+    secret: str,
+    external: bool = False,
+    trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
+    lifetime: float = LEAF_LIFETIME,
+    audiences: list[str] | None = None,
+) -> Issuer:
+    """The Issuer of a control plane: CA from (or created in) the Secret, tokens checked by TokenReview."""
+    authority = load_or_create_ca(api_client, namespace, secret, trust_domain, external)
+    return Issuer(authority, KubernetesTokenReviewer(api_client, audiences), trust_domain, lifetime)
+
+
+def aiohttp_handler(issuer: Issuer) -> Callable[[Any], Awaitable[Any]]:
+    """`app.router.add_post(ISSUE_PATH, aiohttp_handler(issuer))`: the endpoint on an aiohttp server."""
+    from aiohttp import web
+
+    async def handle(request: web.Request) -> web.Response:
+        if (request.content_length or 0) > MAX_CSR_BYTES:
+            return web.json_response({"error": f"a CSR is at most {MAX_CSR_BYTES} bytes"}, status=400)
+        body = await request.read()
+        status, content_type, payload = await asyncio.to_thread(
+            issuer.handle, body, request.headers.get("Authorization")
+        )
+        return web.Response(status=status, content_type=content_type, body=payload)
+
+    return handle
+
+
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -411,17 +441,17 @@ def main(argv: list[str] | None = None) -> None:
         config.load_incluster_config()
         api = client.ApiClient()
     try:
-        authority = load_or_create_ca(
-            api, options.namespace, options.secret, options.trust_domain, options.external
+        issuer = cluster_issuer(
+            api,
+            options.namespace,
+            options.secret,
+            external=options.external,
+            trust_domain=options.trust_domain,
+            lifetime=parse_duration(options.lifetime),
+            audiences=options.audience,
         )
     except ValueError as exc:
         parser.exit(1, f"sluice mesh CA: {exc}\n")
-    issuer = Issuer(
-        authority,
-        KubernetesTokenReviewer(api, options.audience),
-        options.trust_domain,
-        parse_duration(options.lifetime),
-    )
 
     async def run() -> None:
         server = await serve_issuer(issuer, options.address, options.port)

@@ -205,3 +205,29 @@ def test_spiffe_ids_have_one_shape(bad: str) -> None:
     with pytest.raises(ValueError, match="not a workload identity"):
         spiffe.parse(bad)
     assert spiffe.parse("spiffe://td.example/ns/shop/sa/web") == ("td.example", "shop", "web")
+
+
+def test_the_aiohttp_mount_answers_like_the_handler(authority: CertificateAuthority) -> None:
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from mesh.identity import ISSUE_PATH, aiohttp_handler
+
+    app = web.Application()
+    app.router.add_post(ISSUE_PATH, aiohttp_handler(issuer(authority)))
+
+    async def exchange() -> list[tuple[int, str, bytes]]:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            answers = []
+            for token in ("web-token", "stolen"):
+                response = await client.post(
+                    ISSUE_PATH, data=key_and_csr()[1], headers={"Authorization": f"Bearer {token}"}
+                )
+                answers.append((response.status, response.content_type, await response.read()))
+            return answers
+
+    (ok, ok_type, chain), (refused, refused_type, _) = asyncio.run(exchange())
+    assert (ok, ok_type, refused, refused_type) == (200, "application/x-pem-file", 401, "application/json")
+    assert identity_of(leaf_of(chain)) == "spiffe://cluster.local/ns/shop/sa/web"
