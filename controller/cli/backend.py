@@ -3,7 +3,8 @@
 `sluice status`, `wait`, `promote` ... never touch a store or a proxy directly; they ask a StatusBackend.
 The local one reads the state folder's SQLite store and, when `sluice run` has recorded its bundled proxy
 in `proxy.json`, asks the proxy for the weights it routes by *now* (status only says what the controller
-last set). A Kubernetes backend (canaries through the API server, `--context/-n/-A`) plugs in here.
+last set). The Kubernetes one (controller.runtime.kubernetes.KubernetesStatusBackend) reads canaries through
+the API server and is chosen by `--kubeconfig` / `--context`.
 """
 
 from __future__ import annotations
@@ -126,11 +127,37 @@ class LocalBackend:
 
 
 def open_backend(state_dir: Path | None) -> StatusBackend:
-    """The backend the options chose; today the local state folder."""
+    """The backend the options chose: a cluster when `--kubeconfig` or `--context` is given, else the local
+    state folder."""
+    ctx = click.get_current_context(silent=True)
+    cluster = ctx.meta.get(_CLUSTER) if ctx else None
+    if cluster:
+        from controller.cli.kubeconfig import api_client
+        from controller.runtime.kubernetes import KubernetesStatusBackend
+
+        return KubernetesStatusBackend(
+            api_client(cluster.get("kubeconfig"), cluster.get("context")),
+            mesh_provider=cluster.get("mesh_provider") or "smi:v1alpha4",
+        )
     return LocalBackend(open_store(state_dir))
 
 
+_CLUSTER = "sluice.cluster"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta.setdefault(_CLUSTER, {})[param.name] = value
+
+
 def backend_options(func: click.decorators.FC) -> click.decorators.FC:
-    """`--state DIR` and `-n NS`: where to look (shared by status, wait and the commands)."""
+    """Where to look (shared by status, wait and the commands): `--state DIR` locally, or a cluster with
+    `--kubeconfig`/`--context`; `-n NS` in either."""
     func = click.option("-n", "--namespace", default="default", show_default=True)(func)
+    for flag, help_text in (
+        ("--mesh-provider", "The cluster's default provider, to read live weights (default smi:v1alpha4)."),
+        ("--context", "Kubeconfig context: read the rollouts of that cluster instead of the local state."),
+        ("--kubeconfig", "Kubeconfig file: read the rollouts of that cluster instead of the local state."),
+    ):
+        func = click.option(flag, expose_value=False, callback=_remember, help=help_text)(func)
     return state_option(func)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 import click
 
+from controller.cli.kubeconfig import api_client
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -30,16 +32,6 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry)
-
-
-def _api_client(kubeconfig: str | None, context: str | None):  # type: ignore[no-untyped-def]
-    from kubernetes import client, config
-
-    if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
-    configuration = client.Configuration()
-    config.load_incluster_config(client_configuration=configuration)
-    return client.ApiClient(configuration)
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -236,7 +228,7 @@ def controller(
         }.items()
         if value
     }
-    api = _api_client(kubeconfig, context)
+    api = api_client(kubeconfig, context)
     kube = KubernetesController(
         api,
         namespace=namespace,
