@@ -21,17 +21,6 @@ pytestmark = pytest.mark.timeout(1800)
 
 # Not for a pod: in-cluster config replaces --kubeconfig/--context; --host is always 0.0.0.0.
 NOT_IN_CHART = {"--kubeconfig", "--context", "--host", "--help"}
-# Rendered by the chart, not accepted by `sluice controller` yet: leader election is in
-# controller/runtime/leader.py and waits for its wiring into controller/cli/controller.py. When the
-# controller gains these flags this set must shrink (the test below says so).
-PENDING_FLAGS = {
-    "--leader-elect",
-    "--leader-elect-namespace",
-    "--leader-elect-lease-name",
-    "--leader-elect-lease-duration",
-    "--leader-elect-renew-deadline",
-    "--leader-elect-retry-period",
-}
 EVERY_VALUE = (
     "leaderElection.enabled=true",
     "controller.namespace=team-a",
@@ -70,7 +59,7 @@ def test_every_rendered_flag_is_accepted_by_the_controller() -> None:
     rendered = flag_names(args_of(*EVERY_VALUE)) | flag_names(
         args_of("controller.enableConfigTracking=false")
     )
-    unknown = rendered - set(accepted_options()) - PENDING_FLAGS
+    unknown = rendered - set(accepted_options())
     assert not unknown, f"the chart passes flags `sluice controller` does not have: {sorted(unknown)}"
 
 
@@ -85,16 +74,9 @@ def test_every_controller_flag_has_a_value() -> None:
     assert not missing, f"`sluice controller` flags with no chart value: {missing}"
 
 
-def test_pending_flags_are_still_pending() -> None:
-    now_accepted = PENDING_FLAGS & set(accepted_options())
-    assert not now_accepted, (
-        f"`sluice controller` now accepts {sorted(now_accepted)}: remove them from PENDING_FLAGS"
-    )
-
-
 def test_the_controller_parses_the_rendered_args() -> None:
     for sets in ((), EVERY_VALUE, ("controller.enableConfigTracking=false", "leaderElection.enabled=false")):
-        args = [a for a in args_of(*sets) if a.split("=")[0] not in PENDING_FLAGS]
+        args = args_of(*sets)
         ctx = controller_command.make_context("controller", args)
         assert ctx.params["port"] == 8080
         assert ctx.params["host"] == "0.0.0.0"
