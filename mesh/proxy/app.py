@@ -287,7 +287,10 @@ async def serve(
 ) -> None:
     """Run a proxy until SIGTERM or SIGINT; with `control_plane`, its services come from there."""
     proxy = Proxy(config, admin_port, admin_address)
-    await proxy.start()
+    try:
+        await proxy.start()
+    except ConfigError as exc:  # e.g. no mesh certificate yet: one line, and a restart will retry
+        raise SystemExit(f"sluice proxy: {exc}") from None
     if control_plane is not None:
         proxy.config_watch = ConfigWatch(proxy, control_plane.url, control_plane.node, control_plane.address)
         proxy.config_watch.start()
