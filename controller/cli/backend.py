@@ -3,7 +3,7 @@
 `sluice status`, `wait`, `promote` ... never touch a store or a proxy directly; they ask a StatusBackend.
 The local one reads the state folder's SQLite store and, when `sluice run` has recorded its bundled proxy
 in `proxy.json`, asks the proxy for the weights it routes by *now* (status only says what the controller
-last set). The Kubernetes one (controller.runtime.kubernetes.KubernetesStatusBackend) reads canaries through
+last set). The Kubernetes one (cli/kubernetes_backend.py) reads canaries through
 the API server and is chosen by `--kubeconfig` / `--context`.
 """
 
@@ -133,7 +133,7 @@ def open_backend(state_dir: Path | None) -> StatusBackend:
     cluster = ctx.meta.get(_CLUSTER) if ctx else None
     if cluster:
         from controller.cli.kubeconfig import api_client
-        from controller.runtime.kubernetes import KubernetesStatusBackend
+        from controller.cli.kubernetes_backend import KubernetesStatusBackend
 
         return KubernetesStatusBackend(
             api_client(cluster.get("kubeconfig"), cluster.get("context")),

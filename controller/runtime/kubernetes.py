@@ -1,8 +1,7 @@
 """Kubernetes mode wired together: API-server store, Deployment/DaemonSet platform, mesh routers.
 
 The same tick, scheduler, engine and adapters as local mode (runtime/local.py); only the ports differ.
-`KubernetesController` is what `sluice controller` runs and what the Kubernetes tests start in-process;
-`KubernetesStatusBackend` is what the status CLI reads through when pointed at a cluster.
+`KubernetesController` is what `sluice controller` runs and what the Kubernetes tests start in-process.
 Besides the jobs, the scheduler's sync keeps the revertOnDeletion finalizer in step with each Canary, and a
 tick that fails (a missing target, a router that cannot express the strategy) leaves its reason in the
 Canary's status and Events, so a broken Canary is visible and never holds up the others.
@@ -13,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,17 +20,13 @@ from kubernetes.client.rest import ApiException
 
 from analysis.errors import MetricConfigError
 from analysis.providers.registry import builtin_provider
-from controller.api.base import API_VERSION
 from controller.api.canary import Canary
-from controller.api.loading import InvalidResource
-from controller.api.routes import Routes
 from controller.notify.defaults import dispatcher_from_settings
 from controller.notify.queue import DeliveryQueue
 from controller.platforms.kubernetes.autoscaler import AutoscalerError
-from controller.platforms.kubernetes.client import KubeClient, resource_path
+from controller.platforms.kubernetes.client import KubeClient
 from controller.platforms.kubernetes.platform import SELECTOR_LABELS, KubernetesPlatform, TargetError
-from controller.platforms.kubernetes.store import KubernetesStore, parse_canary
-from controller.ports.store import Event
+from controller.platforms.kubernetes.store import KubernetesStore
 from controller.routers.registry import ProviderRouter, UnknownProvider
 from controller.routers.smi import UnsupportedRoutes
 from controller.runtime.adapters import alert_sink, check_runner, hook_caller
@@ -179,79 +173,3 @@ class KubernetesController:
     def _forget(self, canary: Canary) -> None:
         """Terminated after revertOnDeletion: let the API server delete the Canary (and what it owns)."""
         self.store.remove_finalizer(canary)
-
-
-class KubernetesStatusBackend:
-    """controller.cli.backend.StatusBackend over the API server, for `sluice status/wait/promote --context`.
-
-    Reads go straight to the API (a CLI run is short, so no informers); live weights come from the canary's
-    router like the controller reads them; commands go where the controller takes them (the
-    `sluice-commands` ConfigMap). `changes()` fingerprints the canaries' resourceVersions and their event
-    count, polled by `wait_for_change`.
-    """
-
-    def __init__(
-        self,
-        api: ApiClient,
-        namespace: str | None = None,
-        mesh_provider: str = "smi:v1alpha4",
-        poll_seconds: float = 1.0,
-    ) -> None:
-        self.kube = KubeClient(api)
-        self.namespace = namespace
-        self.store = KubernetesStore(self.kube, namespace)
-        self.platform = KubernetesPlatform(self.kube)
-        self.router = ProviderRouter(api, mesh_provider)
-        self.poll_seconds = poll_seconds
-
-    def list_canaries(self, namespace: str | None) -> list[Canary]:
-        listed = self.kube.get(resource_path(API_VERSION, "canaries", namespace))
-        canaries = []
-        for raw in listed.get("items", []):
-            try:
-                canaries.append(parse_canary(raw))
-            except InvalidResource as error:
-                log.warning("skipping invalid Canary %s: %s", raw["metadata"]["name"], error)
-        return canaries
-
-    def get_canary(self, namespace: str, name: str) -> Canary:
-        return self.store.get_canary(namespace, name)
-
-    def events(self, namespace: str, name: str) -> list[Event]:
-        return self.store.list_events(namespace, name)
-
-    def live_routes(self, canary: Canary) -> Routes | None:
-        try:
-            return self.router.get_routes(canary)
-        except Exception as exc:
-            log.debug("no live routes for %s: %s", canary.metadata.name, exc)
-            return None
-
-    def target_revision(self, canary: Canary) -> str | None:
-        try:
-            return self.platform.revision(canary).spec_hash
-        except Exception as exc:
-            log.debug("no target revision for %s: %s", canary.metadata.name, exc)
-            return None
-
-    def enqueue(self, namespace: str, name: str, command: str) -> None:
-        self.store.enqueue_command(namespace, name, command)
-
-    def changes(self) -> int:
-        listed = self.kube.get(resource_path(API_VERSION, "canaries", self.namespace))
-        versions = sorted(
-            (i["metadata"]["namespace"], i["metadata"]["name"], i["metadata"]["resourceVersion"])
-            for i in listed.get("items", [])
-        )
-        events = self.kube.get(
-            resource_path("v1", "events", self.namespace), fieldSelector="involvedObject.kind=Canary"
-        )
-        return hash((tuple(versions), len(events.get("items", []))))
-
-    def wait_for_change(self, since: int, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.changes()
-            if current != since or time.monotonic() >= deadline:
-                return current
-            time.sleep(min(self.poll_seconds, max(deadline - time.monotonic(), 0)))

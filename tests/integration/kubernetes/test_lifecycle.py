@@ -325,8 +325,8 @@ def test_the_status_backend_reads_a_rollout_and_promotes_it_through_the_api(
 ) -> None:
     """What `sluice status/promote --context` reads through: the same view as local mode, from the API."""
     from controller.cli.backend import take_snapshot
+    from controller.cli.kubernetes_backend import KubernetesStatusBackend
     from controller.cli.status_view import detail_record, status_table
-    from controller.runtime.kubernetes import KubernetesStatusBackend
 
     cluster.create("apps/v1", "deployments", deployment("podinfo"))
     analysis = {"interval": "1s", "threshold": 2, "stepWeight": 10, "maxWeight": 90, "metrics": SUCCESS_RATE}
