@@ -99,6 +99,7 @@ class Rig:
         self.store = LocalStore(Database(self.state))
         self.records = ProcessRecords(self.store.db)
         self.controller: subprocess.Popen | None = None
+        self.waiters: list[subprocess.Popen] = []
         self.metrics_port = free_port()  # the controller's /metrics, kept across restarts
         self.runs = 0
         self._applied = 0
@@ -119,6 +120,15 @@ class Rig:
         path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
         done = self.sluice("apply", "-f", str(path))
         assert done.returncode == 0, done.stdout + done.stderr
+
+    def wait_command(self, *args: str) -> subprocess.Popen:
+        """`sluice wait podinfo ARGS` started in the background, as a CI job would run it."""
+        waiter = subprocess.Popen(
+            [*SLUICE, "wait", NAME, *args, "--state", str(self.state)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, start_new_session=True,
+        )
+        self.waiters.append(waiter)
+        return waiter
 
     def command(self, verb: str) -> None:
         done = self.sluice(verb, NAME)
@@ -199,6 +209,8 @@ class Rig:
 
     # ---- the end ------------------------------------------------------------------------------
     def close(self) -> None:
+        for waiter in self.waiters:
+            stop(waiter)
         if self.controller is not None:
             stop(self.controller)
         self.note_processes()

@@ -31,9 +31,12 @@ def test_promotion_steps_weights_and_clients_see_no_failed_request(rig: Rig) -> 
     with Clients(rig.port, workers=6, pause=0.005) as clients:
         wait_until(lambda: clients.versions()["v1"] >= 20, timeout=10, what="v1 answering")
         rig.apply(workload("v2"))
+        rig.wait_phase("Progressing", timeout=30)
+        ci = rig.wait_command("--for", "promoted", "--timeout", "90s")
         status = rig.wait_phase(*TERMINAL, timeout=60)
         assert status.phase == "Succeeded", status.last_reason
         done = time.monotonic()
+        assert ci.wait(timeout=30) == 0, ci.communicate()[0]
         wait_until(lambda: clients.versions(begin=done)["v2"] >= 20, timeout=10, what="v2 answering")
 
     assert weights_of(rig.events()) == [20, 40, 60]
@@ -58,6 +61,8 @@ def test_rollback(rig: Rig, app_args: tuple[str, ...], metric: dict, reason: str
     with Clients(rig.port, workers=4) as clients:
         wait_until(lambda: clients.versions()["v1"] >= 10, timeout=10, what="v1 answering")
         rig.apply(workload("v2", *app_args))
+        rig.wait_phase("Progressing", timeout=30)
+        ci = rig.wait_command("--for", "promoted", "--timeout", "90s")
         rig.wait_for(lambda s: s.canary_weight == 50, timeout=30, what="canary at 50%")
         canaries = rig.running("canary")
         assert len(canaries) == 1
@@ -65,6 +70,7 @@ def test_rollback(rig: Rig, app_args: tuple[str, ...], metric: dict, reason: str
         rolled_back = time.monotonic()
         assert status.phase == "Failed", status.last_reason
         assert reason in (status.last_reason or "")
+        assert ci.wait(timeout=30) == 1, "sluice wait --for promoted: ended otherwise"
         wait_until(lambda: clients.versions(begin=rolled_back)["v1"] >= 20, timeout=10, what="v1 answering")
 
     assert clients.versions()["v2"] > 0, "the canary did get traffic at 50%"
