@@ -63,7 +63,7 @@ def control_plane(
     """Serve gateway proxies their config from SMI and Gateway API objects."""
     import asyncio
 
-    from controller.cli.controller import _api_client
+    from controller.cli.kubeconfig import api_client
     from mesh.control.app import serve
 
     host: str | None = None
@@ -77,7 +77,7 @@ def control_plane(
         raise click.BadParameter("--listen none needs --unix-socket", param_hint="--listen")
     tracing = {"collector": otlp_collector, "sampling": trace_sampling} if otlp_collector else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    client = _api_client(kubeconfig, context)
+    client = api_client(kubeconfig, context)
     try:
         asyncio.run(serve(client, namespace, host, port, unix_socket, cluster_domain, tracing=tracing))
     finally:
