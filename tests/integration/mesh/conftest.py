@@ -15,7 +15,10 @@ from tests.cluster import controlplane
 from tests.integration.kubernetes import conftest as kubernetes
 from tests.integration.kubernetes.conftest import (  # noqa: F401 - fixtures, found by name
     k8s_api,
+    k8s_client_for_token,
+    k8s_install_crds,
     k8s_kubeconfig,
+    k8s_kubeconfig_for_token,
     k8s_namespace,
     k8s_sa_token,
     k8s_token,
