@@ -6,8 +6,6 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # The mesh tests build network namespaces (ip), the cluster harness ties components to pytest (setpriv).
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
-# The control plane and helm are built from the Go module proxy.
-command -v go >/dev/null 2>&1 || need+=(golang-go)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 echo "installing Debian packages: ${need[*]}"
