@@ -152,7 +152,7 @@ def mesh_chain(workdir: Path, backend_port: int) -> tuple[dict[str, Any], dict[s
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from mesh.identity import CertificateAuthority
-    from mesh.proxy.certs import key_and_csr
+    from mesh.proxy.certs_helper import key_and_csr
 
     ca = CertificateAuthority.generate()
     (workdir / "mesh-ca.crt").write_bytes(ca.root.public_bytes(Encoding.PEM))

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from mesh import spiffe
 from mesh.identity import CertificateAuthority
-from mesh.proxy.certs import key_and_csr
+from mesh.proxy.certs_helper import key_and_csr
 
 
 def main(folder: Path, accounts: list[str]) -> None:

@@ -24,6 +24,7 @@ import uvloop
 from mesh.proxy.access_log import AccessLog
 from mesh.proxy.admin import AdminServer
 from mesh.proxy.authz import Authorizer, compile_authorizer
+from mesh.proxy.certs import CertificateError, Renewer, source_for
 from mesh.proxy.config import ConfigError, ProxyConfig, Service, Tls, split_endpoint
 from mesh.proxy.config_watch import ConfigWatch
 from mesh.proxy.deadlines import Deadlines
@@ -165,9 +166,6 @@ class Proxy:
             self.tls = self.tls_settings = self._renewal = None
             self.metrics.certificate_expiry = None
             return
-        # Imported here: it loads `cryptography`, which a proxy without mTLS does without (RSS budget).
-        from mesh.proxy.certs import CertificateError, Renewer, source_for
-
         renewer = Renewer(source_for(wanted), self._install_certificate, self.log_error)
         try:
             bundle = await renewer.fetch()

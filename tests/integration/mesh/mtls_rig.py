@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from mesh import spiffe
 from mesh.identity import CertificateAuthority
 from mesh.proxy.admin_client import AdminClient
-from mesh.proxy.certs import key_and_csr
+from mesh.proxy.certs_helper import key_and_csr
 from tests.harness.net import free_port, wait_for_http
 from tests.harness.processes import python_module, start
 

@@ -1,7 +1,7 @@
 """The mesh CA against the real apiserver: its root in a Secret, certificates only for what a token proves.
 
-The issuer runs as its own process (`python -m mesh.identity`) with the admin kubeconfig; proxies' side of
-the exchange is `mesh.proxy.certs.IssuerSource`, the code a proxy runs.
+The issuer runs as its own process (`python -m mesh.identity`) with the admin kubeconfig; the other side
+is `mesh.proxy.certs.HelperSource`, the code a proxy runs (its certificate helper process).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from mesh.identity import ISSUE_PATH, CertificateAuthority
-from mesh.proxy.certs import CertificateError, IssuerSource, key_and_csr
-from mesh.proxy.config import TlsIssuer
+from mesh.proxy.certs import CertificateError, HelperSource
+from mesh.proxy.certs_helper import key_and_csr
+from mesh.proxy.config import Tls, TlsIssuer
+from mesh.proxy.tls import Bundle
 from tests.harness.net import free_port, wait_for_port
 from tests.harness.processes import python_module, start, stop
 from tests.integration.mesh.mtls_rig import identity
@@ -64,6 +66,11 @@ def token_file(folder: Path, token: str, name: str) -> str:
     return str(path)
 
 
+def fetch(url: str, token_file: str) -> Bundle:
+    """What a proxy does: its certificate helper process sends a CSR with the token."""
+    return HelperSource(Tls(issuer=TlsIssuer(url=url, token_file=token_file))).fetch()
+
+
 def post(url: str, body: bytes, token: str) -> tuple[int, Any]:
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"}
@@ -80,7 +87,7 @@ def test_a_service_account_token_gets_a_certificate_for_its_own_identity_only(
 ) -> None:
     url = run_issuer("--lifetime", "1h")
     token = k8s_sa_token("web")
-    bundle = IssuerSource(TlsIssuer(url=url, token_file=token_file(tmp_path, token, "web"))).fetch()
+    bundle = fetch(url, token_file(tmp_path, token, "web"))
     assert bundle.identity == identity("web", k8s_namespace)
     assert 3590 < bundle.not_after - time.time() <= 3600
 
@@ -115,15 +122,15 @@ def test_a_bad_token_is_refused(run_issuer: Issuer, k8s_sa_token: Callable[..., 
     assert status == 401
     assert "refused by the apiserver" in answer["error"]
     with pytest.raises(CertificateError, match=r"refused the CSR \(401\)"):
-        IssuerSource(TlsIssuer(url=url, token_file=token_file(tmp_path, "not-a-token", "bad"))).fetch()
+        fetch(url, token_file(tmp_path, "not-a-token", "bad"))
 
 
 def test_a_restarted_issuer_signs_with_the_same_root(
     run_issuer: Issuer, k8s_api: Any, k8s_namespace: str, k8s_sa_token: Callable[..., str], tmp_path: Path
 ) -> None:
-    settings = TlsIssuer(url=run_issuer(), token_file=token_file(tmp_path, k8s_sa_token("api"), "api"))
-    first = IssuerSource(settings).fetch()
-    again = IssuerSource(settings.model_copy(update={"url": run_issuer()})).fetch()
+    api_token = token_file(tmp_path, k8s_sa_token("api"), "api")
+    first = fetch(run_issuer(), api_token)
+    again = fetch(run_issuer(), api_token)
     assert first.trust_pem == again.trust_pem == secret(k8s_api, k8s_namespace)["ca.crt"]
 
 
@@ -162,9 +169,7 @@ def test_an_external_ca_from_an_existing_secret(
         },
     )
     url = run_issuer("--secret", "mesh-issuer", "--external")
-    bundle = IssuerSource(
-        TlsIssuer(url=url, token_file=token_file(tmp_path, k8s_sa_token("web"), "web"))
-    ).fetch()
+    bundle = fetch(url, token_file(tmp_path, k8s_sa_token("web"), "web"))
     leaf, middle, anchor = x509.load_pem_x509_certificates(bundle.chain_pem)
     assert (middle, anchor) == (intermediate, root.cert)
     leaf.verify_directly_issued_by(intermediate)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mesh.identity import ISSUE_PATH
-from mesh.proxy.certs import IssuerSource
-from mesh.proxy.config import TlsIssuer
+from mesh.proxy.certs import HelperSource
+from mesh.proxy.config import Tls
 from tests.harness.net import free_port, wait_for_port
 from tests.harness.poll import wait_until
 from tests.harness.processes import python_module, start, stop
@@ -98,7 +98,7 @@ def test_rotation_under_load_loses_no_request(
     web = start_proxy(tmp_path, "web", web_config)
     procs.append(web.proc)
 
-    probe = IssuerSource(TlsIssuer(**tls_for("probe")["issuer"])).fetch()
+    probe = HelperSource(Tls.model_validate(tls_for("probe"))).fetch()
     probe_files = {}
     for kind, data in (("cert", probe.chain_pem), ("key", probe.key_pem), ("ca", probe.trust_pem)):
         (tmp_path / f"probe.{kind}").write_bytes(data)

@@ -20,7 +20,7 @@ from mesh.identity import (
     Issuer,
     identity_of,
 )
-from mesh.proxy.certs import bundle_from_pem, key_and_csr
+from mesh.proxy.certs_helper import bundle_from_pem, key_and_csr
 
 NOW = 1_800_000_000.0
 
