@@ -17,7 +17,6 @@ import base64
 import datetime
 import json
 import os
-import ssl
 import subprocess
 import sys
 import time
@@ -69,7 +68,10 @@ class HelperSource:
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
             raise CertificateError(lines[-1])
-        return decode(done.stdout)
+        try:
+            return decode(done.stdout)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CertificateError(f"the certificate helper answered something unreadable: {exc}") from None
 
 
 def encode(bundle: Bundle) -> str:
@@ -129,7 +131,7 @@ class Renewer:
             try:
                 fresh = await self.fetch()
                 self.install(fresh)
-            except (CertificateError, ssl.SSLError, OSError) as exc:
+            except Exception as exc:  # whatever went wrong, this loop must live on: the next try may work
                 failures += 1
                 delay = retry_delay(bundle, self.clock(), failures)
                 expires = datetime.datetime.fromtimestamp(bundle.not_after, datetime.UTC).isoformat()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from mesh.proxy.certs import CertificateError, Renewer, renewal_delay, retry_delay
+from mesh.proxy.certs import CertificateError, HelperSource, Renewer, renewal_delay, retry_delay
+from mesh.proxy.config import Tls
 from mesh.proxy.tls import Bundle
 
 DAY = 86400.0
@@ -99,3 +101,29 @@ def test_a_certificate_that_is_already_old_is_re_read_at_most_every_second() -> 
 def test_retry_delay_doubles_to_thirty_seconds() -> None:
     current = bundle(0.0)
     assert [retry_delay(current, 0.0, n) for n in (1, 2, 3, 5, 6, 9)] == [1, 2, 4, 16, 30, 30]
+
+
+def test_an_unexpected_error_is_logged_and_retried_not_fatal() -> None:
+    time = FakeTime(now=0.0, stop_after=2)
+    logged: list[str] = []
+
+    def install(_: Bundle) -> None:
+        raise ValueError("a bug in installing")
+
+    renewer = Renewer(Source(time, ["b", "c"]), install, logged.append, time.clock, time.sleep)
+    run(renewer, bundle(0.0, lifetime=60.0))
+    assert len(logged) == 2 and "a bug in installing" in logged[0]
+
+
+def test_the_helper_process_reads_files_and_explains_failures(tmp_path: Path) -> None:
+    from mesh.identity import CertificateAuthority
+    from tests.integration.mesh.mtls_rig import issue_files
+
+    files = issue_files(CertificateAuthority.generate(), tmp_path, "api")
+    fetched = HelperSource(Tls.model_validate({"files": files})).fetch()
+    assert fetched.identity == "spiffe://cluster.local/ns/shop/sa/api"
+    assert fetched.key_pem == Path(files["key"]).read_bytes()
+    assert 86000 < fetched.not_after - fetched.not_before < 86500
+    missing = {**files, "key": str(tmp_path / "nope.key")}
+    with pytest.raises(CertificateError, match=r"cannot read the mesh certificate files: .*nope\.key"):
+        HelperSource(Tls.model_validate({"files": missing})).fetch()
