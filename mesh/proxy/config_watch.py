@@ -98,15 +98,18 @@ class ConfigWatch:
         self.problems: list[str] = []
         self.synced = asyncio.Event()  # a config from the control plane has applied at least once
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
+        # A flag as well as a cancel: on Python 3.11 `asyncio.wait_for` can swallow a cancellation that
+        # arrives as its timeout fires (gh-86296); the loop checks the flag, and the wait is bounded.
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=2.0)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -132,7 +135,7 @@ class ConfigWatch:
 
     async def run(self) -> None:
         backoff = MIN_BACKOFF
-        while True:
+        while not self._closing:
             try:
                 status, body = await http_request(self.url, self._path(), self.wait + 10.0)
                 self.last_contact = time.monotonic()

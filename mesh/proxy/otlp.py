@@ -53,9 +53,10 @@ class SpanExporter:
         self.rate = tracing.sampling
         self.log = log
         self.queued: list[tuple[Any, ...]] = []
-        self.exported = self.dropped = self.failed_posts = 0
+        self.recorded = self.exported = self.dropped = self.failed_posts = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def sampled(self) -> bool:
         return self.rate > 0 and _random() < self.rate
@@ -82,6 +83,7 @@ class SpanExporter:
         started_trace = (
             b"traceparent" not in lowered and b"x-b3-traceid" not in lowered and b"b3" not in lowered
         )
+        self.recorded += 1
         end = time.time_ns()
         self.queued.append(
             (found.group(1), found.group(2), started_trace, request.method, request.url, lowered.get(b"host"),
@@ -138,21 +140,28 @@ class SpanExporter:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the task and send what is queued (once, briefly)."""
+        """Stop the task and send what is queued (once, briefly).
+
+        A flag as well as a cancel: on Python 3.11 `asyncio.wait_for` can swallow a cancellation that
+        arrives as its timeout fires (gh-86296), so the loop must also see that it is to end."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), 2.0)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         interval = float(self.tracing.flush_interval)
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+        while not self._closing:
+            timer = loop.call_later(interval, self._wake.set)
+            await self._wake.wait()
+            timer.cancel()
             self._wake.clear()
-            await self.flush()
+            if not self._closing:
+                await self.flush()
 
     async def flush(self) -> None:
         while self.queued:

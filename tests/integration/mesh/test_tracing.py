@@ -160,11 +160,12 @@ def test_the_sampling_rate_decides_how_many_requests_get_a_span(app, collector):
     async def scenario(proxy: Proxy, loop: asyncio.AbstractEventLoop) -> None:
         assert await loop.run_in_executor(None, get, listen, 400) == [200] * 400
         tracer = proxy.tracer
-        await loop.run_in_executor(None, lambda: wait_until(lambda: not tracer.queued, timeout=10))
-        counts["exported"] = tracer.exported
+        settled = lambda: tracer.recorded and tracer.exported + tracer.dropped == tracer.recorded  # noqa: E731
+        await loop.run_in_executor(None, lambda: wait_until(settled, timeout=10, what="every span posted"))
+        counts["exported"], counts["dropped"] = tracer.exported, tracer.dropped
 
     run_with_proxy(config(app, listen, collector.url, 0.25), scenario)
-    assert 60 <= counts["exported"] <= 140, counts  # 100 expected; binomial sd ~8.7
+    assert 60 <= counts["exported"] <= 140 and counts["dropped"] == 0, counts  # 100 expected; sd ~8.7
     assert len(collector.spans()) == counts["exported"]
 
 
