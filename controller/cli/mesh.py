@@ -50,6 +50,24 @@ def mesh() -> None:
     show_default=True,
     help="Share of requests the proxies record a span for (with --otlp-collector).",
 )
+@click.option(
+    "--ca-secret",
+    envvar="SLUICE_MESH_CA_SECRET",
+    default=None,
+    help="Run the mesh CA from this Secret (created if missing) and issue proxy certificates at "
+    "POST /v1/certificates (docs/mesh-security.md).",
+)
+@click.option(
+    "--ca-namespace",
+    envvar="POD_NAMESPACE",
+    default="sluice-system",
+    show_default=True,
+    help="Namespace of the CA Secret.",
+)
+@click.option("--ca-external", is_flag=True, help="The Secret holds an external CA (e.g. cert-manager's).")
+@click.option(
+    "--audience", "audiences", multiple=True, help="Accept only proxy tokens bound to this audience."
+)
 def control_plane(
     kubeconfig: str | None,
     context: str | None,
@@ -59,6 +77,10 @@ def control_plane(
     cluster_domain: str,
     otlp_collector: str | None,
     trace_sampling: float,
+    ca_secret: str | None,
+    ca_namespace: str,
+    ca_external: bool,
+    audiences: tuple[str, ...],
 ) -> None:
     """Serve gateway proxies their config from SMI and Gateway API objects."""
     import asyncio
@@ -79,6 +101,15 @@ def control_plane(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     client = api_client(kubeconfig, context)
     try:
-        asyncio.run(serve(client, namespace, host, port, unix_socket, cluster_domain, tracing=tracing))
+        issuer = None
+        if ca_secret:
+            from mesh.identity import cluster_issuer
+
+            issuer = cluster_issuer(
+                client, ca_namespace, ca_secret, ca_external, audiences=list(audiences) or None
+            )
+        asyncio.run(
+            serve(client, namespace, host, port, unix_socket, cluster_domain, tracing=tracing, issuer=issuer)
+        )
     finally:
         client.close()

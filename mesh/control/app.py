@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from kubernetes.client import ApiClient
@@ -20,6 +20,9 @@ from kubernetes.client import ApiClient
 from mesh.control.server import ConfigServer
 from mesh.control.translate import Snapshot
 from mesh.control.watch import Api, Store, start_watchers, wait_synced
+
+if TYPE_CHECKING:
+    from mesh.identity import Issuer
 
 SYNC_TIMEOUT = 3600.0
 
@@ -33,6 +36,7 @@ async def serve(
     cluster_domain: str = "cluster.local",
     stop: asyncio.Event | None = None,
     tracing: dict[str, Any] | None = None,
+    issuer: Issuer | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set)."""
     loop = asyncio.get_running_loop()
@@ -40,7 +44,11 @@ async def serve(
     store = Store(lambda: holder["server"].changed_threadsafe() if "server" in holder else None)
     watchers = start_watchers(Api(client), store, namespace)
     server = holder["server"] = ConfigServer(
-        lambda: Snapshot(**store.copy()), cluster_domain, lambda: [w.status() for w in watchers], tracing
+        lambda: Snapshot(**store.copy()),
+        cluster_domain,
+        lambda: [w.status() for w in watchers],
+        tracing,
+        issuer,
     )
 
     async def sync() -> None:

@@ -8,6 +8,9 @@ when that node's config really changed, so an unrelated Service edit wakes nobod
 wall clock in milliseconds, so a restarted control plane still counts past what its proxies hold; and a
 node is always sent its config once per control-plane process, whatever version it reports.
 
+With an Issuer (mesh/identity.py, `--ca-secret`), the same server also issues the proxies' certificates
+at `POST /v1/certificates` (docs/mesh-security.md).
+
 Nothing is served before every watch has listed once: a control plane that has just started knows of no
 objects, and an empty config would wipe the proxies' last good one. aiohttp is fine here: this is a
 control path (mesh.md §4.1), a few requests per proxy per change.
@@ -21,11 +24,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from mesh.control.translate import NodeConfig, Snapshot, node_config
+
+if TYPE_CHECKING:
+    from mesh.identity import Issuer
 
 MAX_WAIT = 300.0
 FORGET_AFTER = 600.0  # a node that has not polled for this long is dropped
@@ -52,9 +58,11 @@ class ConfigServer:
         cluster_domain: str = "cluster.local",
         status: Callable[[], list[dict[str, Any]]] = list,
         tracing: dict[str, Any] | None = None,
+        issuer: Issuer | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.tracing = tracing
+        self.issuer = issuer  # the mesh CA's issuing endpoint, when this control plane runs it
         self.cluster_domain = cluster_domain
         self.watch_status = status
         self.nodes: dict[tuple[str, str], Node] = {}
@@ -125,6 +133,10 @@ class ConfigServer:
         app.router.add_get("/v1/status", self.get_status)
         app.router.add_get("/healthz", self.get_health)
         app.router.add_get("/readyz", self.get_ready)
+        if self.issuer is not None:
+            from mesh.identity import ISSUE_PATH, aiohttp_handler  # loads `cryptography`: only when issuing
+
+            app.router.add_post(ISSUE_PATH, aiohttp_handler(self.issuer))
         return app
 
     async def get_health(self, request: web.Request) -> web.Response:

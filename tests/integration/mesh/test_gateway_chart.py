@@ -15,7 +15,7 @@ from tests.integration.kubernetes.conftest import k8s_install_crds  # noqa: F401
 from tests.integration.mesh.test_control_plane import CRDS, TRAFFIC_TARGET_CRD
 from tests.unit.chart.helm import find, template
 
-GATEWAY = ("gateway.enabled=true", "gateway.autoscaling.enabled=true",
+GATEWAY = ("gateway.enabled=true", "gateway.autoscaling.enabled=true", "gateway.controlPlane.ca.enabled=true",
            "gateway.tracing.collector=http://otel.monitoring:4318/v1/traces")  # fmt: skip
 
 
@@ -54,7 +54,10 @@ def test_control_plane_rbac_is_exactly_what_it_watches():
     (role,) = find(gateway_documents(), "ClusterRole")
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
                for v in rule["verbs"]}  # fmt: skip
-    assert granted == {(r.group, r.plural, verb) for r in RESOURCES for verb in ("list", "watch")}
+    watched = {(r.group, r.plural, verb) for r in RESOURCES for verb in ("list", "watch")}
+    assert granted == watched | {("authentication.k8s.io", "tokenreviews", "create")}  # the CA's TokenReview
+    (ca_role,) = find(gateway_documents(), "Role")
+    assert ca_role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]}]
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"])
@@ -77,6 +80,8 @@ def test_gateway_manifests_pass_the_apiservers_strict_validation(k8s_api, k8s_na
         "Service": lambda d, kw: core.create_namespaced_service(k8s_namespace, d, **kw),
         "ClusterRole": lambda d, kw: rbac.create_cluster_role(d, **kw),
         "ClusterRoleBinding": lambda d, kw: rbac.create_cluster_role_binding(d, **kw),
+        "Role": lambda d, kw: rbac.create_namespaced_role(k8s_namespace, d, **kw),
+        "RoleBinding": lambda d, kw: rbac.create_namespaced_role_binding(k8s_namespace, d, **kw),
         "Deployment": lambda d, kw: apps.create_namespaced_deployment(k8s_namespace, d, **kw),
         "PodDisruptionBudget": lambda d, kw: policy.create_namespaced_pod_disruption_budget(
             k8s_namespace, d, **kw),
@@ -109,4 +114,29 @@ def test_the_control_plane_watches_everything_with_only_the_charts_rbac(
     finally:
         for watcher in watchers:
             watcher.stop()
+        api_client.close()
+
+
+def test_the_mesh_ca_issues_with_only_the_charts_rbac(k8s_cluster, k8s_namespace, k8s_sa_token):
+    from cryptography import x509
+
+    from mesh import spiffe
+    from mesh.identity import cluster_issuer, identity_of
+    from mesh.proxy.certs_helper import key_and_csr
+
+    documents = gateway_documents(k8s_namespace)
+    (role,), (ca_role,) = find(documents, "ClusterRole"), find(documents, "Role")
+    token = k8s_sa_token("sluice-mesh", rules=ca_role["rules"], cluster_rules=role["rules"])
+    proxy_token = k8s_sa_token("sluice-proxy")
+    api_client = k8s_cluster.client_for_token(token)
+    try:
+        issuer = cluster_issuer(api_client, k8s_namespace, "sluice-mesh-ca")  # creates the Secret
+        chain = issuer.issue(key_and_csr()[1], proxy_token)
+        leaf = x509.load_pem_x509_certificates(chain)[0]
+        assert (
+            identity_of(leaf)
+            == spiffe.Identity(spiffe.DEFAULT_TRUST_DOMAIN, k8s_namespace, "sluice-proxy").uri
+        )
+        cluster_issuer(api_client, k8s_namespace, "sluice-mesh-ca")  # and reads it back the next time
+    finally:
         api_client.close()

@@ -142,3 +142,54 @@ async def _until(condition, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+class OneServiceAccount:
+    """A TokenReviewer that knows one token."""
+
+    def review(self, token: str) -> tuple[str, str]:
+        from mesh.identity import IssuanceRefused
+
+        if token != "api-token":
+            raise IssuanceRefused(401, "the token was refused by the apiserver")
+        return "shop", "api"
+
+
+def test_with_an_issuer_the_control_plane_also_issues_proxy_certificates():
+    from cryptography import x509
+
+    from mesh import spiffe
+    from mesh.identity import CertificateAuthority, Issuer, identity_of
+    from mesh.proxy.certs_helper import key_and_csr
+
+    async def scenario() -> None:
+        api = Api()
+        api.server.issuer = Issuer(CertificateAuthority.generate(), OneServiceAccount())
+        api.runner = web.AppRunner(api.server.app())
+        await api.start()
+        try:
+            _, csr = key_and_csr()
+            status, body = await _post(api.url, csr, "Bearer api-token")
+            assert status == 200
+            leaf = x509.load_pem_x509_certificates(body)[0]
+            assert identity_of(leaf) == spiffe.Identity(spiffe.DEFAULT_TRUST_DOMAIN, "shop", "api").uri
+            status, body = await _post(api.url, csr, "Bearer stolen")
+            assert status == 401 and b"refused" in body
+        finally:
+            await api.runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+async def _post(url: str, body: bytes, authorization: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    writer.write(
+        f"POST /v1/certificates HTTP/1.1\r\nhost: x\r\nauthorization: {authorization}\r\n"
+        f"content-type: application/x-pem-file\r\ncontent-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n".encode()
+        + body
+    )
+    answer = await reader.read()
+    writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
