@@ -21,6 +21,7 @@ from controller.api.canary import Canary
 from controller.api.routes import Routes
 from controller.api.workload import Workload
 from controller.cli.resources import open_store, state_option
+from controller.cli.traffic_view import fetch_traffic
 from controller.platforms.local.revision import spec_revision
 from controller.platforms.local.store import LocalStore
 from controller.ports.store import Event, NotFound
@@ -44,6 +45,9 @@ class StatusBackend(Protocol):
     def target_revision(self, canary: Canary) -> str | None:
         """The target's current revision, to tell a run not yet picked up; None when unknown."""
 
+    def traffic(self, canary: Canary) -> dict | None:
+        """The mesh's per-backend traffic (SMI TrafficMetricsList) for the canary; None when unknown."""
+
     def enqueue(self, namespace: str, name: str, command: str) -> None:
         """Queue promote|abort|pause|resume|retry for the controller's next tick."""
 
@@ -63,6 +67,8 @@ class Snapshot:
     live: Routes | None = None
     target_revision: str | None = None
     taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The mesh's own per-backend traffic figures (SMI TrafficMetrics), when a proxy routes this canary.
+    traffic: dict | None = None
 
 
 def take_snapshot(backend: StatusBackend, namespace: str, name: str, now: datetime | None = None) -> Snapshot:
@@ -72,6 +78,7 @@ def take_snapshot(backend: StatusBackend, namespace: str, name: str, now: dateti
         events=backend.events(namespace, name),
         live=backend.live_routes(canary),
         target_revision=backend.target_revision(canary),
+        traffic=backend.traffic(canary),
         taken_at=now or datetime.now(UTC),
     )
 
@@ -99,6 +106,12 @@ class LocalBackend:
             return live_routes(admin, canary.spec.apex_name())
         except (OSError, AdminError, KeyError, TypeError, ValueError):
             return None
+
+    def traffic(self, canary: Canary) -> dict | None:
+        admin = self._proxy_admin()
+        if admin is None:
+            return None
+        return fetch_traffic(admin.base_url, canary.metadata.namespace, canary.spec.apex_name())
 
     def target_revision(self, canary: Canary) -> str | None:
         try:

@@ -7,6 +7,7 @@ chart's RBAC covers only what the controller itself calls).
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from kubernetes.client import ApiClient
@@ -15,6 +16,7 @@ from controller.api.base import API_VERSION
 from controller.api.canary import Canary
 from controller.api.loading import InvalidResource
 from controller.api.routes import Routes
+from controller.cli.traffic_view import fetch_traffic
 from controller.platforms.kubernetes.client import KubeClient, resource_path
 from controller.platforms.kubernetes.platform import KubernetesPlatform
 from controller.platforms.kubernetes.store import KubernetesStore, parse_canary
@@ -76,6 +78,13 @@ class KubernetesStatusBackend:
         except Exception as exc:
             log.debug("no target revision for %s: %s", canary.metadata.name, exc)
             return None
+
+    def traffic(self, canary: Canary) -> dict | None:
+        """From the mesh gateway's admin API when `SLUICE_MESH_ADMIN` names it (e.g. a port-forward)."""
+        admin = os.environ.get("SLUICE_MESH_ADMIN")
+        if not admin:
+            return None
+        return fetch_traffic(admin, canary.metadata.namespace, canary.spec.apex_name())
 
     def enqueue(self, namespace: str, name: str, command: str) -> None:
         self.store.enqueue_command(namespace, name, command)

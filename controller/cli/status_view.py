@@ -22,6 +22,7 @@ from controller.api.canary import Canary
 from controller.api.status import CanaryStatus, CheckVerdict
 from controller.cli.backend import Snapshot
 from controller.cli.resources import age, table
+from controller.cli.traffic_view import traffic_section
 from controller.engine.reasons import clock
 from controller.engine.transitions import GATED
 from controller.engine.weights import schedule
@@ -393,6 +394,8 @@ def detail(snap: Snapshot, events: int = 10) -> RenderableType:
     parts: list[RenderableType] = [_card(rows), Text(), progress_line(snap)]
     if status.last_checks:
         parts += [Text(), Text("Checks (last analysis)", style="bold"), checks_table(status.last_checks)]
+    if snap.traffic:
+        parts += traffic_section(snap.traffic)
     if snap.events:
         shown = min(events, len(snap.events))
         parts += [Text(), Text(f"Events (latest {shown} of {len(snap.events)})", style="bold"),

@@ -65,6 +65,9 @@ class ScriptedBackend:
     def target_revision(self, canary: Canary) -> str | None:
         return self.target
 
+    def traffic(self, canary: Canary) -> dict | None:
+        return None
+
     def enqueue(self, namespace: str, name: str, command: str) -> None:
         self.enqueued.append((namespace, name, command))
 

@@ -256,3 +256,26 @@ def test_the_watch_card_says_it_is_live_and_how_it_ends() -> None:
     lines = to_text(watch_card(snapshot(PROGRESSING)), width=140).splitlines()
     assert lines[0] == "Name:            podinfo"
     assert lines[-1].startswith("updated 12:05:00 · exits when the rollout ends (0 promoted, 1 rolled back")
+
+
+def test_detail_shows_the_mesh_traffic_per_backend_when_the_proxy_reports_it() -> None:
+    def item(backend: str, weight: int, ok: int, failed: int, p99: str) -> dict:
+        return {
+            "backend": {"apex": "podinfo", "name": backend, "weight": weight},
+            "window": "60s",
+            "metrics": [
+                {"name": "success_count", "value": str(ok)},
+                {"name": "failure_count", "value": str(failed)},
+                {"name": "p50_response_latency", "value": "2"},
+                {"name": "p90_response_latency", "value": "4"},
+                {"name": "p99_response_latency", "value": p99},
+            ],
+        }
+
+    traffic = {"items": [item("podinfo-primary", 80, 400, 0, "9"), item("podinfo-canary", 20, 90, 10, "31")]}
+    snap = Snapshot(canary=canary(CanaryStatus(phase="Progressing", canary_weight=20)), traffic=traffic)
+    text = to_text(detail(snap))
+    assert "Traffic (mesh, last 60s)" in text
+    canary_row = next(line for line in text.splitlines() if line.startswith("podinfo-canary"))
+    assert "20%" in canary_row and "90%" in canary_row and "31 ms" in canary_row
+    assert "Traffic" not in to_text(detail(Snapshot(canary=snap.canary)))
