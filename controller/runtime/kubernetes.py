@@ -78,6 +78,7 @@ class KubernetesController:
             selector_labels=selector_labels,
             include_label_prefixes=include_label_prefixes,
             config_tracking=config_tracking,
+            default_provider=mesh_provider,
         )
         self.router = ProviderRouter(api, mesh_provider)
         self.metrics = ControllerMetrics(mesh_provider=mesh_provider)

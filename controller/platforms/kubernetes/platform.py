@@ -101,12 +101,13 @@ class KubernetesPlatform:
         selector_labels: tuple[str, ...] = SELECTOR_LABELS,
         include_label_prefixes: tuple[str, ...] = ("*",),
         config_tracking: bool = True,
+        default_provider: str = "smi:v1alpha4",
     ) -> None:
         self.kube = kube
         self.selector_labels = selector_labels
         self.include_label_prefixes = include_label_prefixes
         self.configs = ConfigTracker(kube, enabled=config_tracking)
-        self.services = Services(kube)
+        self.services = Services(kube, default_provider)
         self.autoscalers = Autoscalers(kube)
 
     # -- the Platform port -------------------------------------------------------------------------------

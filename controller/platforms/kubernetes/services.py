@@ -16,6 +16,18 @@ from controller.api.canary import Canary
 from controller.platforms.kubernetes.client import KubeClient, resource_path
 
 SIDECARS = ("istio-proxy", "envoy", "linkerd-proxy", "sluice-proxy")
+# Provider `sluice` (the bundled mesh in gateway mode): the apex selects the namespace's gateway pods, which
+# route by Host and port to the primary and canary endpoints (docs/mesh.md).
+GATEWAY_SELECTOR = {"app": "sluice-proxy"}
+
+
+def meshed(canary: Canary, default_provider: str) -> bool:
+    return (canary.spec.provider or default_provider).split(":")[0] == "sluice"
+
+
+def apex_selector(canary: Canary, default_provider: str, label: str, value: str) -> dict[str, str]:
+    """Who serves the apex: the gateway for a meshed canary, else the primary's pods."""
+    return dict(GATEWAY_SELECTOR) if meshed(canary, default_provider) else {label: f"{value}-primary"}
 
 
 def ports(canary: Canary, template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,8 +91,9 @@ def _differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
 
 
 class Services:
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, default_provider: str = "smi:v1alpha4") -> None:
         self.kube = kube
+        self.default_provider = default_provider
 
     def reconcile_sides(self, canary: Canary, label: str, value: str, template: dict[str, Any],
                         owner: list[dict[str, Any]]) -> None:
@@ -95,8 +108,11 @@ class Services:
                        owner: list[dict[str, Any]]) -> None:
         """Create or adopt the apex; call only once the primary is ready."""
         apex = canary.spec.apex_name()
-        desired = service_body(canary, apex, {label: f"{value}-primary"}, ports(canary, template),
-                               canary.spec.service.apex, owner)
+        selector = apex_selector(canary, self.default_provider, label, value)
+        apex_ports = ports(canary, template)
+        if meshed(canary, self.default_provider) and isinstance(apex_ports[0]["targetPort"], str):
+            apex_ports[0]["targetPort"] = canary.spec.service.port  # the gateway listens on a number
+        desired = service_body(canary, apex, selector, apex_ports, canary.spec.service.apex, owner)
         current = self.kube.get_or_none(self._path(canary, apex))
         if current is not None and self._switched_to_canary(canary, current, {label: value}):
             desired["spec"]["selector"] = {label: value}

@@ -73,3 +73,15 @@ def test_provider_kubernetes_refuses_what_a_selector_cannot_do(routes: Routes) -
     router = KubernetesServiceRouter(api=None)  # type: ignore[arg-type]
     with pytest.raises(UnsupportedRoutes, match="use iterations"):
         router.set_routes(canary(), routes)
+
+
+def test_a_meshed_canary_hands_its_apex_to_the_gateway_others_to_the_primary() -> None:
+    from controller.platforms.kubernetes.services import apex_selector
+
+    gateway = {"app": "sluice-proxy"}
+    assert apex_selector(canary(provider="sluice"), "smi:v1alpha4", "app", "podinfo") == gateway
+    assert apex_selector(canary(), "sluice", "app", "podinfo") == gateway
+    assert apex_selector(canary(), "smi:v1alpha4", "app", "podinfo") == {"app": "podinfo-primary"}
+    assert apex_selector(canary(provider="gatewayapi:v1"), "sluice", "app", "podinfo") == {
+        "app": "podinfo-primary"
+    }
