@@ -19,6 +19,7 @@ import httptools
 from mesh.proxy import http1
 from mesh.proxy.exchange import BUFFER_LIMIT, Exchange
 from mesh.proxy.http1 import REQUEST_DROP
+from mesh.proxy.mirror import MirrorStats
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
 from mesh.proxy.upstream_pool import UpstreamConnection
@@ -268,7 +269,7 @@ class ClientConnection(asyncio.Protocol):
     ) -> None:
         """The answer is out (or the request dropped): mirror, log, and move on to the next request."""
         if service is not None and service.mirror is not None and service.mirror is not backend:
-            self._maybe_mirror(request, service)
+            self._maybe_mirror(request, service, route)
         access_log = self.proxy.access_log
         if access_log is not None:
             access_log.write(
@@ -290,20 +291,22 @@ class ClientConnection(asyncio.Protocol):
         if not self.closing and self.queue:
             self._serve(self.queue.popleft())
 
-    def _maybe_mirror(self, request: ClientRequest, service: ServiceRuntime) -> None:
+    def _maybe_mirror(self, request: ClientRequest, service: ServiceRuntime, route: str) -> None:
         if not (request.complete and request.replayable):
             return
         if service.mirror_percent < 100 and random.random() * 100 >= service.mirror_percent:
             return
-        mirror = service.mirror
-        mirror.mirrored.value += 1  # type: ignore[union-attr]
+        mirror: BackendRuntime = service.mirror  # type: ignore[assignment]
+        mirror.mirrored.value += 1
         head = self.upstream_head(request, b"")
+        cells = service.cells.get(route) or service.cells["default"]
         self.proxy.mirror.send(
-            mirror.balancer,  # type: ignore[union-attr]
+            mirror.balancer,
             request.method,
             head,
             request.body,
             request.chunked,
+            MirrorStats(cells[mirror.name], mirror.window),
         )
 
     def upstream_head(self, request: ClientRequest, trace: bytes) -> bytes:
