@@ -24,11 +24,6 @@ from tests.harness.poll import wait_until
 
 pytestmark = pytest.mark.slow
 
-# Until the proxy records mirrored requests under the mirror backend, the canary is "insufficient data".
-NEEDS_MIRROR_STATS = pytest.mark.xfail(
-    strict=True, reason="mesh/proxy does not count mirrored requests in the canary backend's /stats/window"
-)
-
 
 def served_by_canary(rig: Rig) -> int:
     """Requests the canary's process served, by its own count (/stats on its port, not via the proxy)."""
@@ -45,9 +40,7 @@ def start_with_v1(rig: Rig, analysis: dict) -> None:
     rig.wait_phase("Initialized", timeout=30)
 
 
-@pytest.mark.parametrize(
-    "mirror", [False, pytest.param(True, marks=NEEDS_MIRROR_STATS)], ids=["plain", "mirrored"]
-)
+@pytest.mark.parametrize("mirror", [False, True], ids=["plain", "mirrored"])
 def test_bluegreen_keeps_traffic_on_the_primary_until_the_switch(rig: Rig, mirror: bool) -> None:
     analysis: dict = {"iterations": 3}
     if mirror:
@@ -82,7 +75,6 @@ def test_bluegreen_keeps_traffic_on_the_primary_until_the_switch(rig: Rig, mirro
         assert served > 30, "the canary served the mirrored copies"
 
 
-@NEEDS_MIRROR_STATS
 @pytest.mark.parametrize(
     ("app_args", "outcome"), [((), "Succeeded"), (("--error-rate", "0.25"), "Failed")], ids=["good", "bad"]
 )
