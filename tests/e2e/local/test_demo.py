@@ -4,7 +4,8 @@ While the demo runs, the test reads the demo's state folder (the first line of o
 and notes every process it records: the bundled proxy (proxy.json) and each workload process (the
 `processes` table), each with its start time so a reused PID is never mistaken for it. After the demo
 exits, none of them may still run, nothing may remain in the demo's session, and the temporary state
-folder must be gone. The same holds when the demo is interrupted with Ctrl-C in the middle of a rollout.
+folder must be gone. The same holds for the other strategies, and when the demo is interrupted with
+Ctrl-C in the middle of a rollout.
 """
 
 from __future__ import annotations
@@ -123,6 +124,20 @@ def test_make_demo_exits_0_prints_the_summary_and_leaves_no_process() -> None:
     assert still == [], f"still running after the demo exited: {still}"
     assert [pid for pid in in_session(demo.process.pid) if alive(pid)] == [], "nothing left in its session"
     assert not state.exists(), "the temporary state folder is removed"
+
+
+@pytest.mark.parametrize("strategy", ["ab", "bluegreen", "mirror"])
+def test_the_other_strategies(strategy: str) -> None:
+    demo = Watched([*SLUICE, "demo", "--strategy", strategy])
+    try:
+        demo.watch(until=lambda: False, timeout=150)
+        assert demo.process.poll() is not None, f"the {strategy} demo did not end within 150s"
+    finally:
+        still = demo.finish()
+    assert demo.process.returncode == 0, demo.output[-4000:]
+    assert f"sluice demo ({strategy})" in demo.output
+    assert "now serving: v2" in demo.output
+    assert still == [], f"still running after the demo exited: {still}"
 
 
 def test_ctrl_c_mid_rollout_stops_every_process() -> None:
