@@ -98,7 +98,9 @@ def check_metric(
         return Verdict(metric.name, outcome, value, low, high, query, reason)
 
     try:
-        plan = plan_metric(canary, metric, builtin.dialect, templates)
+        # A templated metric runs on its template's provider: don't ask the builtin one (there may be none).
+        dialect = "" if metric.template_ref is not None else builtin.dialect
+        plan = plan_metric(canary, metric, dialect, templates)
         provider = builtin if plan.template is None else template_provider(plan.template)
     except MetricConfigError as exc:
         return verdict("fail", f"{metric.name}: {exc}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from analysis.checks import TemplateLookup, run_checks
+from analysis.checks import TemplateLookup, TemplateProviders, run_checks
 from analysis.judge import judge_canary
 from analysis.providers.base import MetricProvider
+from analysis.providers.registry import provider_for_template
 from controller import hooks
 from controller.api.canary import Canary, CanaryWebhook
 from controller.engine import Decision, HookResult, MetricVerdict, RunHooks
@@ -43,11 +44,18 @@ def hook_caller() -> Callable[[Canary, str, CanaryWebhook | None, RunHooks | Non
 
 
 def check_runner(
-    builtin: Callable[[Canary], MetricProvider], templates: TemplateLookup
+    builtin: Callable[[Canary], MetricProvider],
+    templates: TemplateLookup,
+    template_provider: TemplateProviders = provider_for_template,
 ) -> Callable[[Canary], Sequence[MetricVerdict]]:
+    """Runs a canary's checks; `template_provider` builds a MetricTemplate's provider (with the mode's
+    secret lookup for `secretRef` credentials)."""
+
     def run(canary: Canary) -> Sequence[MetricVerdict]:
-        provider = builtin(canary)
-        verdicts = run_checks(canary, builtin=provider, templates=templates)
+        provider = LazyProvider(lambda: builtin(canary))
+        verdicts = run_checks(
+            canary, builtin=provider, templates=templates, template_provider=template_provider
+        )
         judged = judge_canary(canary, provider)  # analysis.judge: one more verdict, named "judge"
         if judged is not None:
             verdicts.append(judged)
@@ -66,6 +74,33 @@ def check_runner(
         ]
 
     return run
+
+
+class LazyProvider:
+    """The builtin provider, made on first use: a canary whose metrics all name MetricTemplates needs no
+    default Prometheus, so a missing one must not fail its checks."""
+
+    def __init__(self, make: Callable[[], MetricProvider]) -> None:
+        self._make = make
+        self._provider: MetricProvider | None = None
+
+    def _get(self) -> MetricProvider:
+        if self._provider is None:
+            self._provider = self._make()
+        return self._provider
+
+    @property
+    def dialect(self) -> str:
+        return self._get().dialect
+
+    def query(self, text: str) -> float:
+        return self._get().query(text)
+
+    def is_online(self) -> bool:
+        return self._get().is_online()
+
+    def __getattr__(self, name: str) -> object:  # samples() for the judge, when the provider has it
+        return getattr(self._get(), name)
 
 
 def alert_sink(dispatcher: Dispatcher) -> Callable[[Canary, str, str, Decision], None]:

@@ -19,7 +19,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from analysis.errors import MetricConfigError
-from analysis.providers.registry import builtin_provider
+from analysis.providers.registry import builtin_provider, provider_for_template
 from controller.api.canary import Canary
 from controller.notify.defaults import dispatcher_from_settings
 from controller.notify.queue import DeliveryQueue
@@ -93,6 +93,9 @@ class KubernetesController:
             checks=check_runner(
                 lambda canary: builtin_provider(canary, metrics_server=metrics_server),
                 lambda name, ns: self.store.metric_template(ns, name),
+                lambda template: provider_for_template(
+                    template, secrets=self._secret, default_address=metrics_server
+                ),
             ),
             hooks=hook_caller(),
             alert=alert_sink(self.dispatcher),
@@ -103,6 +106,13 @@ class KubernetesController:
         self.scheduler = CanaryScheduler(self._jobs, self.tick, sync_seconds=sync_seconds, workers=workers)
         self._generations: dict[tuple[str, str], int] = {}
         self._started = threading.Event()
+
+    def _secret(self, name: str, namespace: str) -> Mapping[str, str]:
+        """A MetricTemplate's `secretRef`, read from the API (analysis.providers.secrets.SecretLookup)."""
+        data = self.store.secret(namespace, name)
+        if data is None:
+            raise KeyError(f"Secret {namespace}/{name} not found")
+        return data
 
     def start(self, sync_timeout: float = 30.0) -> None:
         self.store.start()

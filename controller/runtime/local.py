@@ -11,7 +11,8 @@ import logging
 import threading
 from pathlib import Path
 
-from analysis.providers.registry import builtin_provider
+from analysis.providers.registry import builtin_provider, provider_for_template
+from analysis.providers.secrets import secrets_from_env
 from controller.api.alert_provider import AlertProvider
 from controller.api.canary import Canary
 from controller.api.metric_template import MetricTemplate
@@ -69,6 +70,9 @@ class LocalController:
                     canary, metrics_server=metrics_server, proxy_admin_url=admin_url
                 ),
                 lambda name, ns: self._get(MetricTemplate, "MetricTemplate", ns, name),
+                lambda template: provider_for_template(
+                    template, secrets=secrets_from_env(), default_address=metrics_server
+                ),
             ),
             hooks=hook_caller(),
             alert=alert_sink(self.dispatcher),

@@ -48,12 +48,14 @@ class FakePrometheus:
     def __init__(self) -> None:
         self.value = 100.0
         self.queries: list[str] = []
+        self.authorizations: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 query = parse_qs(urlparse(self.path).query).get("query", [""])[0]
                 outer.queries.append(query)
+                outer.authorizations.append(self.headers.get("Authorization", ""))
                 value = 1.0 if query.strip() == "vector(1)" else outer.value
                 body = json.dumps(
                     {
