@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import click
 
 from controller.cli.kubeconfig import api_client
+from controller.cli.options import cluster_options
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,13 +40,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 @click.command("controller")
-@click.option(
-    "--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig file (default: in-cluster)."
-)
-@click.option("--context", envvar="SLUICE_CONTEXT", default=None, help="Kubeconfig context.")
-@click.option(
-    "-n", "--namespace", envvar="SLUICE_NAMESPACE", default=None, help="Watch one namespace (default: all)."
-)
+@cluster_options
 @click.option(
     "--mesh-provider",
     envvar="SLUICE_MESH_PROVIDER",

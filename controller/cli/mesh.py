@@ -11,6 +11,8 @@ import logging
 
 import click
 
+from controller.cli.options import cluster_options
+
 
 @click.group("mesh")
 def mesh() -> None:
@@ -18,13 +20,7 @@ def mesh() -> None:
 
 
 @mesh.command("control-plane")
-@click.option(
-    "--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig file (default: in-cluster)."
-)
-@click.option("--context", envvar="SLUICE_CONTEXT", default=None, help="Kubeconfig context.")
-@click.option(
-    "-n", "--namespace", envvar="SLUICE_NAMESPACE", default=None, help="Watch one namespace (default: all)."
-)
+@cluster_options
 @click.option(
     "--listen",
     envvar="SLUICE_MESH_LISTEN",
