@@ -34,6 +34,7 @@ class BundledProxyRouter:
         index = _find(services, canary)
         desired = self._service(canary)
         if index is None:
+            desired["split"] = _recorded_split(canary)
             services.append(desired)
         else:
             current = services[index]
@@ -142,6 +143,15 @@ def string_match(value: StringMatch) -> dict[str, str]:
     if value.suffix is not None:
         return {"regex": f".*{re.escape(value.suffix)}$"}
     return {"regex": value.regex or ".*"}
+
+
+def _recorded_split(canary: Canary) -> dict[str, int]:
+    """A service the proxy does not know yet starts at the weight the canary's status records: 0 for a new
+    canary, the current step when the proxy was restarted mid-rollout (A/B matches and mirroring are set
+    again by the engine's next step)."""
+    name, status = canary.spec.apex_name(), canary.status
+    weight = status.canary_weight if status and status.phase in ("Progressing", "WaitingPromotion") else 0
+    return {f"{name}-primary": 100 - weight, f"{name}-canary": weight}
 
 
 def _find(services: list[dict[str, Any]], canary: Canary) -> int | None:

@@ -98,11 +98,22 @@ class LocalController:
             stop_proxy(self.state_dir)
 
     def _jobs(self) -> list[JobSpec]:
+        self._keep_proxy()
         jobs = []
         for canary in self.store.list_canaries():
             interval = canary.spec.get_analysis().interval_seconds()
             jobs.append(JobSpec(canary.metadata.namespace, canary.metadata.name, interval))
         return jobs
+
+    def _keep_proxy(self) -> None:
+        """A proxy that died is started again on the same admin port (so analysis URLs stay valid); the next
+        tick's reconcile gives it the canaries' services back at the weights their status records."""
+        if self.admin.healthy():
+            return
+        port = int(self.admin.base_url.rsplit(":", 1)[1])
+        log.warning("the bundled proxy (pid %s) does not answer; starting it again", self.proxy_pid)
+        self.admin, self.proxy_pid = ensure_proxy(self.state_dir, port)
+        self.router.admin = self.admin
 
     def _retire_old_primary(self, canary: Canary) -> None:
         self.platform.retire_old_primary(canary, self.router.routed(canary, "primary"))

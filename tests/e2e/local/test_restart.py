@@ -57,3 +57,27 @@ def test_sigkill_mid_rollout_resumes_without_repeating_a_step(rig: Rig) -> None:
     assert len(rig.running("primary")) == 1
     ever = Counter(r.key.role for r in rig.seen.values())
     assert ever == {"primary": 2, "canary": 1}, "ever started: the v1 primary, the canary, the v2 primary"
+
+
+def test_a_proxy_that_dies_mid_rollout_is_started_again_at_the_current_step(rig: Rig) -> None:
+    """The data plane is its own process; when it dies the controller starts it again on the same admin
+    port within a sync, restores the canary's weight from status, and the rollout goes on to promotion."""
+    import os
+    import signal
+
+    analysis = {"stepWeight": 20, "maxWeight": 60, "metrics": [success_rate()]}
+    rig.apply(workload("v1"), canary(rig.port, analysis))
+    rig.start_controller()
+    rig.wait_phase("Initialized", timeout=30)
+    first = rig.proxy_pid()
+    with Clients(rig.port, workers=3), WeightWatcher(rig) as weights:
+        rig.apply(workload("v2"))
+        wait_until(lambda: 20 in weights.seen, timeout=30, interval=0.005, what="live weight 20")
+        os.killpg(first, signal.SIGKILL)
+        wait_until(lambda: rig.proxy_pid() != first, timeout=15, what="a new proxy")
+        wait_until(lambda: rig.admin().healthy(), timeout=15, what="the new proxy to answer")
+        status = rig.wait_phase(*TERMINAL, timeout=60)
+    assert status.phase == "Succeeded", status.last_reason
+    after_restart = weights.seen[weights.seen.index(20) :]
+    assert 0 not in after_restart[:-1], f"the step was restored, not restarted: {weights.seen}"
+    assert after_restart[-1] == 0 and 60 in after_restart, weights.seen
