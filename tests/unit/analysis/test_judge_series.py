@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +18,7 @@ from analysis.providers.proxy_window import ProxyWindowProvider
 from mesh.proxy.admin import AdminServer, HttpError
 from mesh.proxy.config import parse_config
 from mesh.proxy.windows import Window, Windows
+from tests.harness.http_stub import serving
 from tests.harness.net import free_port
 
 
@@ -129,12 +129,8 @@ class StubAdmin(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def admin_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), StubAdmin)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(StubAdmin) as url:
+        yield url
 
 
 def test_provider_samples_per_step(admin_url):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from analysis.checks import run_checks
 from analysis.providers.base import NoValues, ProviderError
 from analysis.providers.proxy_window import ProxyWindowProvider
+from tests.harness.http_stub import serving
 from tests.harness.net import free_port
 from tests.unit.analysis.canaries import canary
 
@@ -47,12 +47,8 @@ class StubAdmin(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def admin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), StubAdmin)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(StubAdmin) as url:
+        yield url
 
 
 def test_stats_of_the_canary_backend(admin):
