@@ -281,10 +281,9 @@ def terminate(pids: Sequence[int], timeout: float = 10.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
+    with contextlib.suppress(TimeoutError):
+        wait_until(lambda: not any(alive(pid) for pid in pids), timeout=timeout, what="processes to exit")
     for pid in pids:
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
         if alive(pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)

@@ -18,13 +18,13 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from controller.platforms.local import processes
 from tests.e2e.local.rig import REPO, SLUICE, alive, terminate
+from tests.harness.poll import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -86,14 +86,17 @@ class Watched:
 
     def watch(self, until, timeout: float) -> None:
         """Note the recorded processes every 0.1 s until `until()` is true or the demo exits."""
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and not until() and time.monotonic() < deadline:
+
+        def done() -> bool:
             if self.state is None:
                 named = [m.group(1) for line in list(self.lines) if (m := STATE_LINE.search(line))]
                 self.state = Path(named[0]) if named else None
             else:
                 self.seen.update(recorded(self.state))
-            time.sleep(0.1)
+            return self.process.poll() is not None or bool(until())
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(done, timeout=timeout, interval=0.1, what="the demo to reach the point watched")
 
     def finish(self) -> list[int]:
         """Stop whatever is left (a failing test must not leak); return what was still running."""
