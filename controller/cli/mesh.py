@@ -1,6 +1,6 @@
 """`sluice mesh control-plane`: the bundled mesh's control plane (docs/mesh.md).
 
-It watches TrafficSplits, HTTPRouteGroups, TrafficTargets, mesh HTTPRoutes, Services and EndpointSlices
+It watches TrafficSplits, HTTPRouteGroups, TrafficTargets, mesh HTTPRoutes, Services, EndpointSlices and Pods
 and serves every gateway proxy (`sluice proxy --control-plane URL`) its config as a long-poll watch. A
 group of its own, so later mesh commands (identity, traffic top) sit beside it.
 """
@@ -64,6 +64,13 @@ def mesh() -> None:
 @click.option(
     "--audience", "audiences", multiple=True, help="Accept only proxy tokens bound to this audience."
 )
+@click.option(
+    "--trust-domain",
+    envvar="SLUICE_TRUST_DOMAIN",
+    default="cluster.local",
+    show_default=True,
+    help="Of the identities the CA signs and that mTLS backends must present (spiffe://DOMAIN/ns/NS/sa/SA).",
+)
 def control_plane(
     kubeconfig: str | None,
     context: str | None,
@@ -77,6 +84,7 @@ def control_plane(
     ca_namespace: str,
     ca_external: bool,
     audiences: tuple[str, ...],
+    trust_domain: str,
 ) -> None:
     """Serve gateway proxies their config from SMI and Gateway API objects."""
     import asyncio
@@ -102,10 +110,25 @@ def control_plane(
             from mesh.identity import cluster_issuer
 
             issuer = cluster_issuer(
-                client, ca_namespace, ca_secret, ca_external, audiences=list(audiences) or None
+                client,
+                ca_namespace,
+                ca_secret,
+                ca_external,
+                trust_domain=trust_domain,
+                audiences=list(audiences) or None,
             )
         asyncio.run(
-            serve(client, namespace, host, port, unix_socket, cluster_domain, tracing=tracing, issuer=issuer)
+            serve(
+                client,
+                namespace,
+                host,
+                port,
+                unix_socket,
+                cluster_domain,
+                tracing=tracing,
+                issuer=issuer,
+                trust_domain=trust_domain,
+            )
         )
     finally:
         client.close()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from kubernetes.client import ApiClient
 
+from mesh import spiffe
 from mesh.control.server import ConfigServer
 from mesh.control.translate import Snapshot
 from mesh.control.watch import Api, Store, start_watchers, wait_synced
@@ -37,6 +38,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     tracing: dict[str, Any] | None = None,
     issuer: Issuer | None = None,
+    trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
 ) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set)."""
     loop = asyncio.get_running_loop()
@@ -49,6 +51,7 @@ async def serve(
         lambda: [w.status() for w in watchers],
         tracing,
         issuer,
+        trust_domain,
     )
 
     async def sync() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+Key = tuple[str, str]  # (namespace, name)
 
 
 def service_port(service: dict[str, Any], port: int) -> dict[str, Any] | None:
@@ -51,14 +52,17 @@ def _address(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def endpoints_of(service: dict[str, Any], port: int, slices: Iterable[dict[str, Any]]) -> list[str] | None:
-    """`HOST:PORT` of the ready endpoints of `service` for Service port `port`; None: no such port."""
+def endpoint_pods(
+    service: dict[str, Any], port: int, slices: Iterable[dict[str, Any]]
+) -> dict[str, Key | None] | None:
+    """`HOST:PORT` of each ready endpoint of `service` for Service port `port`, with the (namespace, name)
+    of the Pod behind it (the endpoint's targetRef; None without one). None: the Service has no such port."""
     entry = service_port(service, port)
     if entry is None:
         return None
     name = entry.get("name") or ""
     target = entry.get("targetPort")
-    found: set[str] = set()
+    found: dict[str, Key | None] = {}
     for endpoint_slice in slices:
         if endpoint_slice.get("addressType", "IPv4") not in ("IPv4", "IPv6"):
             continue
@@ -69,12 +73,21 @@ def endpoints_of(service: dict[str, Any], port: int, slices: Iterable[dict[str, 
         ]
         if not numbers and isinstance(target, int) and not endpoint_slice.get("ports"):
             numbers = [target]
+        slice_namespace = (endpoint_slice.get("metadata") or {}).get("namespace", "")
         for endpoint in endpoint_slice.get("endpoints") or []:
             if not _ready(endpoint):
                 continue
+            ref = endpoint.get("targetRef") or {}
+            pod = (ref.get("namespace") or slice_namespace, ref["name"]) if ref.get("kind") == "Pod" else None
             for address in endpoint.get("addresses") or []:
-                found.update(f"{_address(address)}:{number}" for number in numbers)
-    return sorted(found)
+                found.update((f"{_address(address)}:{number}", pod) for number in numbers)
+    return dict(sorted(found.items()))
+
+
+def endpoints_of(service: dict[str, Any], port: int, slices: Iterable[dict[str, Any]]) -> list[str] | None:
+    """`HOST:PORT` of the ready endpoints of `service` for Service port `port`; None: no such port."""
+    found = endpoint_pods(service, port, slices)
+    return None if found is None else list(found)
 
 
 def slices_by_service(slices: Iterable[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

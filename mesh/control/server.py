@@ -1,12 +1,13 @@
 """The control plane's HTTP API: each gateway proxy long-polls for its config, and gets only changes.
 
-    GET /v1/config?node=NAMESPACE/POD&address=IP&version=N&wait=30
+    GET /v1/config?node=NAMESPACE/POD&address=IP&version=N&wait=30[&mtls=1]
 
 answers at once with the node's config when its version is past N, otherwise holds the request until it
 moves or `wait` seconds pass (then 304, and the proxy asks again). Versions are per node and only move
 when that node's config really changed, so an unrelated Service edit wakes nobody. Versions start at the
 wall clock in milliseconds, so a restarted control plane still counts past what its proxies hold; and a
-node is always sent its config once per control-plane process, whatever version it reports.
+node is always sent its config once per control-plane process, whatever version it reports. `mtls=1`
+says the proxy has a certificate of its own, so it can be sent backends that require a peer identity.
 
 With an Issuer (mesh/identity.py, `--ca-secret`), the same server also issues the proxies' certificates
 at `POST /v1/certificates` (docs/mesh-security.md).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from mesh import spiffe
 from mesh.control.translate import NodeConfig, Snapshot, node_config
 
 if TYPE_CHECKING:
     from mesh.identity import Issuer
+
+log = logging.getLogger("sluice.mesh.control")
 
 MAX_WAIT = 300.0
 FORGET_AFTER = 600.0  # a node that has not polled for this long is dropped
@@ -42,6 +47,7 @@ DEBOUNCE = 0.05
 class Node:
     namespace: str
     address: str
+    mtls: bool = False
     names: set[str] = field(default_factory=set)
     version: int = 0
     computed: NodeConfig | None = None
@@ -59,13 +65,15 @@ class ConfigServer:
         status: Callable[[], list[dict[str, Any]]] = list,
         tracing: dict[str, Any] | None = None,
         issuer: Issuer | None = None,
+        trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
     ) -> None:
         self.snapshot = snapshot
+        self.trust_domain = trust_domain
         self.tracing = tracing
         self.issuer = issuer  # the mesh CA's issuing endpoint, when this control plane runs it
         self.cluster_domain = cluster_domain
         self.watch_status = status
-        self.nodes: dict[tuple[str, str], Node] = {}
+        self.nodes: dict[tuple[str, str, bool], Node] = {}
         self.ready = asyncio.Event()
         self.version = int(time.time() * 1000)
         self.recomputes = 0
@@ -101,10 +109,22 @@ class ConfigServer:
             self._refresh(node, snapshot)
 
     def _refresh(self, node: Node, snapshot: Snapshot) -> None:
-        computed = node_config(snapshot, node.namespace, node.address, self.cluster_domain, self.tracing)
+        computed = node_config(
+            snapshot,
+            node.namespace,
+            node.address,
+            self.cluster_domain,
+            self.tracing,
+            self.trust_domain,
+            node.mtls,
+        )
         document = computed.document()
         if node.body is not None and {k: node.body[k] for k in document} == document:
             return
+        known = set(node.computed.problems) if node.computed else set()
+        for problem in computed.problems:
+            if problem not in known:  # once per node while it lasts, not at every recomputation
+                log.warning("%s (gateway %s %s)", problem, node.namespace, node.address)
         self.version = max(self.version + 1, int(time.time() * 1000))
         node.version, node.computed = self.version, computed
         node.body = {
@@ -116,11 +136,11 @@ class ConfigServer:
         moved, node.moved = node.moved, asyncio.Event()
         moved.set()
 
-    def node(self, namespace: str, address: str) -> Node:
-        key = (namespace, address)
+    def node(self, namespace: str, address: str, mtls: bool = False) -> Node:
+        key = (namespace, address, mtls)
         node = self.nodes.get(key)
         if node is None:
-            node = self.nodes[key] = Node(namespace, address)
+            node = self.nodes[key] = Node(namespace, address, mtls)
             self._refresh(node, self.snapshot())
         node.last_seen = time.monotonic()
         return node
@@ -153,6 +173,7 @@ class ConfigServer:
         if not namespace:
             return _error(400, "node: required, NAMESPACE/NAME (the proxy serves NAMESPACE)")
         address = query.get("address") or "0.0.0.0"
+        mtls = query.get("mtls", "") in ("1", "true")
         try:
             have = int(query.get("version", "0"))
             wait = min(max(float(query.get("wait", "30")), 0.0), MAX_WAIT)
@@ -164,12 +185,12 @@ class ConfigServer:
                 await asyncio.wait_for(self.ready.wait(), wait)
             if not self.ready.is_set():
                 return web.Response(status=304, headers={"x-sluice-ready": "false"})
-        node = self.node(namespace, address)
+        node = self.node(namespace, address, mtls)
         node.names.add(node_name)
         if node.version <= have and node.served:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(node.moved.wait(), max(0.0, deadline - self._loop.time()))
-            node = self.node(namespace, address)
+            node = self.node(namespace, address, mtls)
         if node.version <= have and node.served:
             return web.Response(status=304, headers={"x-sluice-version": str(node.version)})
         node.served = True
@@ -181,6 +202,7 @@ class ConfigServer:
             {
                 "namespace": node.namespace,
                 "address": node.address,
+                "mtls": node.mtls,
                 "names": sorted(node.names),
                 "version": node.version,
                 "seen_seconds_ago": round(now - node.last_seen, 1),

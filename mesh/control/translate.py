@@ -7,6 +7,10 @@ connections arrive on, recognises the Service's DNS names and ClusterIP as Hosts
 straight to the ready EndpointSlice addresses of the chosen backend. Anything that cannot be served is
 left out and reported in `problems`, one line each; one broken object never takes others down.
 
+A backend port marked `appProtocol: mesh.sluice.dev/mtls` gets the `identity` its endpoints must present,
+from the ServiceAccount of the Pods behind them (mesh/control/identities.py); only a proxy that has a
+`tls` section of its own (it says so when it polls) can be sent such a backend.
+
 TrafficTargets of the namespace become the proxy's `traffic_targets` (mesh/control/access.py); the proxy
 enforces them on its mTLS listeners. The document sent holds only what the control plane owns (services,
 traffic_targets, tracing when configured); the proxy keeps its own local settings (tls, access log).
@@ -18,10 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mesh import spiffe
 from mesh.control.access import traffic_target
 from mesh.control.annotations import resilience_of
-from mesh.control.endpoints import endpoints_of, hosts_of, listen_port, slices_by_service
+from mesh.control.endpoints import endpoint_pods, hosts_of, listen_port, service_port, slices_by_service
 from mesh.control.gamma import attaches_to, route_plan
+from mesh.control.identities import MTLS_APP_PROTOCOL, backend_identity, speaks_mtls
 from mesh.control.plan import Plan
 from mesh.control.smi import split_plan
 from mesh.proxy.config import ConfigError, ProxyConfig, parse_config
@@ -29,6 +35,9 @@ from mesh.proxy.config import ConfigError, ProxyConfig, parse_config
 Key = tuple[str, str]  # (namespace, name)
 Objects = Mapping[Key, dict[str, Any]]
 UNROUTED = "unrouted"  # placeholder backend of a default route that only answers with a fault
+# Stands in for the node's own `tls` section, which the control plane neither owns nor sends, when entries
+# that need one (backends with an identity) are validated for a node that has it.
+NODE_TLS = {"issuer": {"url": "http://the-node-s-own-tls-section"}}
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,18 @@ class Snapshot:
     route_groups: Objects = field(default_factory=dict)
     http_routes: Objects = field(default_factory=dict)
     traffic_targets: Objects = field(default_factory=dict)
+    pods: Objects = field(default_factory=dict)  # trimmed to name, namespace, serviceAccountName (watch.py)
+
+
+@dataclass(frozen=True)
+class Node:
+    """Who asks: a gateway proxy of `namespace` listening on `address`, with or without mTLS of its own."""
+
+    namespace: str
+    address: str = "0.0.0.0"
+    cluster_domain: str = "cluster.local"
+    trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN
+    mtls: bool = False  # the proxy has a `tls` section: it can connect to mTLS backends
 
 
 @dataclass
@@ -91,15 +112,47 @@ def _without(split: dict[str, int], unusable: set[str]) -> dict[str, int]:
     return {name: (0 if name in unusable else weight) for name, weight in split.items()}
 
 
+def _backend(
+    plan: Plan,
+    name: str,
+    number: int,
+    snapshot: Snapshot,
+    node: Node,
+    slices: dict[Key, list[dict[str, Any]]],
+    problems: list[str],
+) -> dict[str, Any] | None:
+    """The proxy backend for port `number` of Service `name`; None (reported) when it can get no traffic."""
+    service = snapshot.services.get((node.namespace, name))
+    port = None if service is None else service_port(service, number)
+    if service is None or port is None:
+        what = "not found" if service is None else f"has no port {number}"
+        problems.append(f"{plan.kind_name}: backend Service {name} {what}; it gets no traffic")
+        return None
+    found = endpoint_pods(service, number, slices.get((node.namespace, name), [])) or {}
+    if not speaks_mtls(port):
+        return {"endpoints": list(found)}
+    if not node.mtls:
+        problems.append(
+            f"{plan.kind_name}: backend Service {name} port {number} is {MTLS_APP_PROTOCOL} and this proxy "
+            "has no tls section to connect with; it gets no traffic"
+        )
+        return None
+    verdict = backend_identity(found, snapshot.pods, node.trust_domain)
+    problems.extend(f"{plan.kind_name}: backend Service {name}: {problem}" for problem in verdict.problems)
+    backend: dict[str, Any] = {"endpoints": verdict.endpoints}
+    if verdict.identity is not None:
+        backend["identity"] = verdict.identity
+    return backend
+
+
 def _service_entries(
     plan: Plan,
     snapshot: Snapshot,
-    namespace: str,
-    address: str,
-    cluster_domain: str,
+    node: Node,
     problems: list[str],
     slices: dict[Key, list[dict[str, Any]]],
 ) -> list[dict[str, Any]]:
+    namespace = node.namespace
     apex = snapshot.services.get((namespace, plan.apex))
     if apex is None:
         problems.append(f"{plan.kind_name}: Service {namespace}/{plan.apex} not found")
@@ -113,19 +166,12 @@ def _service_entries(
         backends: dict[str, dict[str, Any]] = {}
         unusable: set[str] = set()
         for name, backend_port in plan.backends.items():
-            backend_service = snapshot.services.get((namespace, name))
             number = backend_port if backend_port is not None else port["port"]
-            found = (
-                None
-                if backend_service is None
-                else endpoints_of(backend_service, number, slices.get((namespace, name), []))
-            )
-            if found is None:
-                what = "not found" if backend_service is None else f"has no port {number}"
-                problems.append(f"{plan.kind_name}: backend Service {name} {what}; it gets no traffic")
+            backend = _backend(plan, name, number, snapshot, node, slices, problems)
+            if backend is None:
                 unusable.add(name)
-                found = []
-            backends[name] = {"endpoints": found}
+                backend = {"endpoints": []}
+            backends[name] = backend
         split = _without(plan.split, unusable)
         default_fault = plan.default_fault
         if not split or sum(split.values()) <= 0:
@@ -154,9 +200,9 @@ def _service_entries(
         entry: dict[str, Any] = {
             "name": plan.apex if index == 0 else f"{plan.apex}-{port.get('name') or port['port']}",
             "namespace": namespace,
-            "address": address,
+            "address": node.address,
             "port": listen_port(port),
-            "hosts": hosts_of(apex, cluster_domain),
+            "hosts": hosts_of(apex, node.cluster_domain),
             "backends": backends,
             "split": split,
             "routes": routes,
@@ -174,16 +220,20 @@ def node_config(
     address: str = "0.0.0.0",
     cluster_domain: str = "cluster.local",
     tracing: dict[str, Any] | None = None,
+    trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
+    mtls: bool = False,
 ) -> NodeConfig:
-    """The config of a gateway proxy of `namespace` listening on `address`."""
+    """The config of a gateway proxy of `namespace` listening on `address` (`mtls`: it has a tls section)."""
+    node = Node(namespace, address, cluster_domain, trust_domain, mtls)
+    own_tls = {"tls": NODE_TLS} if mtls else {}
     problems: list[str] = []
     slices = slices_by_service(snapshot.endpoint_slices.values())
     groups = {group["metadata"]["name"]: group for group in _in(snapshot.route_groups, namespace)}
     services = []
     for plan in plans(snapshot, namespace, groups, problems):
-        for entry in _service_entries(plan, snapshot, namespace, address, cluster_domain, problems, slices):
+        for entry in _service_entries(plan, snapshot, node, problems, slices):
             try:
-                parse_config({"services": [*services, entry]})
+                parse_config({"services": [*services, entry], **own_tls})
             except ConfigError as exc:
                 reason = str(exc).replace(f"services.{len(services)}", "service")
                 problems.append(f"{plan.kind_name}: left out: {reason}")
@@ -198,9 +248,9 @@ def node_config(
     if tracing:
         owned["tracing"] = tracing
     try:
-        config = parse_config(owned)
+        config = parse_config({**owned, **own_tls})
     except ConfigError as exc:
         problems.append(f"traffic targets or tracing left out: {exc}")
         owned = {"services": services}
-        config = parse_config(owned)
+        config = parse_config({**owned, **own_tls})
     return NodeConfig(config, owned, problems)

@@ -39,6 +39,17 @@ class Resource:
     versions: tuple[str, ...]  # acceptable versions, best first
     plural: str
     kind: str
+    # What of each object is kept (None: all of it). Pods are many and change often; the translation
+    # reads only who they run as, and an update that leaves the kept part as it was wakes nobody.
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+def pod_identity_fields(pod: dict[str, Any]) -> dict[str, Any]:
+    meta = pod.get("metadata") or {}
+    return {
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "spec": {"serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName") or "default"},
+    }
 
 
 RESOURCES = (
@@ -66,6 +77,7 @@ RESOURCES = (
         "TrafficTarget",
     ),
     Resource("http_routes", "gateway.networking.k8s.io", ("v1",), "httproutes", "HTTPRoute"),
+    Resource("pods", "", ("v1",), "pods", "Pod", keep=pod_identity_fields),
 )
 
 
@@ -146,11 +158,14 @@ class Store:
 
     def put(self, field: str, obj: dict[str, Any], deleted: bool = False) -> None:
         with self._lock:
+            objects, key = self._objects[field], key_of(obj)
             if deleted:
-                self._objects[field].pop(key_of(obj), None)
+                changed = objects.pop(key, None) is not None
             else:
-                self._objects[field][key_of(obj)] = obj
-        self.on_change()
+                changed = objects.get(key) != obj
+                objects[key] = obj
+        if changed:
+            self.on_change()
 
     def copy(self) -> dict[str, dict[Key, dict[str, Any]]]:
         with self._lock:
@@ -256,19 +271,21 @@ class Watcher:
 
     def _list(self) -> str:
         listed = self.api.get(self._path())
-        items = listed.get("items") or []
-        for obj in items:
-            self._label(obj)
+        items = [self._label(obj) for obj in listed.get("items") or []]
         self.store.replace(self.resource.field, {key_of(obj): obj for obj in items})
         self.lists += 1
         self.state = "watching"
         self.synced.set()
         return listed["metadata"]["resourceVersion"]
 
-    def _label(self, obj: dict[str, Any]) -> None:
-        """List items of built-in kinds come without apiVersion and kind; messages name them."""
+    def _label(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """What is kept of `obj`. List items of built-in kinds come without apiVersion and kind; messages
+        name them."""
+        if self.resource.keep is not None:
+            obj = self.resource.keep(obj)
         obj.setdefault("apiVersion", f"{self.resource.group}/{self.version}".lstrip("/"))
         obj.setdefault("kind", self.resource.kind)
+        return obj
 
     def _watch(self, resource_version: str) -> str:
         query = {
@@ -287,8 +304,7 @@ class Watcher:
             resource_version = (obj.get("metadata") or {}).get("resourceVersion", resource_version)
             if kind == "BOOKMARK":
                 continue
-            self._label(obj)
-            self.store.put(self.resource.field, obj, deleted=kind == "DELETED")
+            self.store.put(self.resource.field, self._label(obj), deleted=kind == "DELETED")
         return resource_version
 
 

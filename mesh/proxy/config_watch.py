@@ -128,9 +128,11 @@ class ConfigWatch:
         }
 
     def _path(self) -> str:
+        # With a certificate of its own the proxy can be sent backends that require a peer identity.
+        mtls = "&mtls=1" if self.proxy.initial_config.tls is not None else ""
         return (
             f"/v1/config?node={quote(self.node, safe='')}&address={quote(self.address, safe='')}"
-            f"&version={self.version}&wait={self.wait:g}"
+            f"&version={self.version}&wait={self.wait:g}{mtls}"
         )
 
     async def run(self) -> None:

@@ -22,15 +22,16 @@ def service(
     annotations: dict | None = None,
     cluster_ip: str = "198.19.0.10",
     namespace: str = NS,
+    app_protocol: str | None = None,
 ) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": port_name, "port": port, "targetPort": target, "protocol": "TCP"}
+    if app_protocol is not None:
+        entry["appProtocol"] = app_protocol
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": meta(name, namespace, annotations=annotations or {}),
-        "spec": {
-            "clusterIP": cluster_ip,
-            "ports": [{"name": port_name, "port": port, "targetPort": target, "protocol": "TCP"}],
-        },
+        "spec": {"clusterIP": cluster_ip, "ports": [entry]},
     }
 
 
@@ -41,7 +42,14 @@ def endpoint_slice(
     port_name: str = "http",
     not_ready: tuple[str, ...] = (),
     namespace: str = NS,
+    pods: dict[str, str] | None = None,  # address -> the Pod's name (the endpoint's targetRef)
 ) -> dict[str, Any]:
+    def endpoint(address: str) -> dict[str, Any]:
+        found: dict[str, Any] = {"addresses": [address], "conditions": {"ready": address not in not_ready}}
+        if pods and address in pods:
+            found["targetRef"] = {"kind": "Pod", "namespace": namespace, "name": pods[address]}
+        return found
+
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
@@ -50,11 +58,14 @@ def endpoint_slice(
         ),
         "addressType": "IPv4",
         "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
-        "endpoints": [
-            {"addresses": [address], "conditions": {"ready": address not in not_ready}}
-            for address in addresses
-        ],
+        "endpoints": [endpoint(address) for address in addresses],
     }
+
+
+def pod(name: str, service_account: str | None = None, namespace: str = NS) -> dict[str, Any]:
+    """A Pod as the control plane keeps it (mesh/control/watch.py keeps only who it runs as)."""
+    spec = {} if service_account is None else {"serviceAccountName": service_account}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, namespace), "spec": spec}
 
 
 def split(
@@ -121,6 +132,7 @@ def snapshot(*objects: dict[str, Any]) -> Snapshot:
         "HTTPRouteGroup": "route_groups",
         "HTTPRoute": "http_routes",
         "TrafficTarget": "traffic_targets",
+        "Pod": "pods",
     }
     tables: dict[str, dict] = {name: {} for name in fields.values()}
     for obj in objects:
