@@ -62,7 +62,20 @@ def mesh() -> None:
 )
 @click.option("--ca-external", is_flag=True, help="The Secret holds an external CA (e.g. cert-manager's).")
 @click.option(
-    "--audience", "audiences", multiple=True, help="Accept only proxy tokens bound to this audience."
+    "--audience",
+    "audiences",
+    envvar="SLUICE_MESH_AUDIENCE",
+    multiple=True,
+    help="Accept only proxy tokens bound to this audience (certificates and, with --require-proxy-token, "
+    "the config API).",
+)
+@click.option(
+    "--require-proxy-token/--no-require-proxy-token",
+    envvar="SLUICE_MESH_REQUIRE_PROXY_TOKEN",
+    default=False,
+    show_default=True,
+    help="Serve a gateway's config only to a ServiceAccount token of its namespace (TokenReview, with "
+    "--audience); the chart turns this on.",
 )
 @click.option(
     "--trust-domain",
@@ -84,6 +97,7 @@ def control_plane(
     ca_namespace: str,
     ca_external: bool,
     audiences: tuple[str, ...],
+    require_proxy_token: bool,
     trust_domain: str,
 ) -> None:
     """Serve gateway proxies their config from SMI and Gateway API objects."""
@@ -117,6 +131,12 @@ def control_plane(
                 trust_domain=trust_domain,
                 audiences=list(audiences) or None,
             )
+        reviews = None
+        if require_proxy_token:
+            from mesh.control.auth import CachedReviews
+            from mesh.identity import KubernetesTokenReviewer
+
+            reviews = CachedReviews(KubernetesTokenReviewer(client, list(audiences) or None))
         asyncio.run(
             serve(
                 client,
@@ -128,6 +148,7 @@ def control_plane(
                 tracing=tracing,
                 issuer=issuer,
                 trust_domain=trust_domain,
+                reviews=reviews,
             )
         )
     finally:

@@ -23,6 +23,7 @@ from mesh.control.translate import Snapshot
 from mesh.control.watch import Api, Store, start_watchers, wait_synced
 
 if TYPE_CHECKING:
+    from mesh.control.auth import CachedReviews
     from mesh.identity import Issuer
 
 SYNC_TIMEOUT = 3600.0
@@ -39,6 +40,7 @@ async def serve(
     tracing: dict[str, Any] | None = None,
     issuer: Issuer | None = None,
     trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
+    reviews: CachedReviews | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set)."""
     loop = asyncio.get_running_loop()
@@ -52,6 +54,7 @@ async def serve(
         tracing,
         issuer,
         trust_domain,
+        reviews,
     )
 
     async def sync() -> None:

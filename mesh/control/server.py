@@ -10,7 +10,9 @@ node is always sent its config once per control-plane process, whatever version 
 says the proxy has a certificate of its own, so it can be sent backends that require a peer identity.
 
 With an Issuer (mesh/identity.py, `--ca-secret`), the same server also issues the proxies' certificates
-at `POST /v1/certificates` (docs/mesh-security.md).
+at `POST /v1/certificates` (docs/mesh-security.md). With `reviews` (`--require-proxy-token`) a config is
+served only to a ServiceAccount token of the node's namespace (mesh/control/auth.py): 401 without a valid
+one, 403 for another namespace's.
 
 Nothing is served before every watch has listed once: a control plane that has just started knows of no
 objects, and an empty config would wipe the proxies' last good one. aiohttp is fine here: this is a
@@ -34,6 +36,7 @@ from mesh import spiffe
 from mesh.control.translate import NodeConfig, Snapshot, node_config
 
 if TYPE_CHECKING:
+    from mesh.control.auth import CachedReviews
     from mesh.identity import Issuer
 
 log = logging.getLogger("sluice.mesh.control")
@@ -66,8 +69,10 @@ class ConfigServer:
         tracing: dict[str, Any] | None = None,
         issuer: Issuer | None = None,
         trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN,
+        reviews: CachedReviews | None = None,
     ) -> None:
         self.snapshot = snapshot
+        self.reviews = reviews  # set: only a ServiceAccount token of the node's namespace gets its config
         self.trust_domain = trust_domain
         self.tracing = tracing
         self.issuer = issuer  # the mesh CA's issuing endpoint, when this control plane runs it
@@ -174,6 +179,10 @@ class ConfigServer:
             return _error(400, "node: required, NAMESPACE/NAME (the proxy serves NAMESPACE)")
         address = query.get("address") or "0.0.0.0"
         mtls = query.get("mtls", "") in ("1", "true")
+        if self.reviews is not None:
+            refused = await self._refusal(request.headers.get("Authorization"), namespace)
+            if refused is not None:
+                return refused
         try:
             have = int(query.get("version", "0"))
             wait = min(max(float(query.get("wait", "30")), 0.0), MAX_WAIT)
@@ -195,6 +204,18 @@ class ConfigServer:
             return web.Response(status=304, headers={"x-sluice-version": str(node.version)})
         node.served = True
         return web.Response(body=json.dumps(node.body).encode(), content_type="application/json")
+
+    async def _refusal(self, authorization: str | None, namespace: str) -> web.Response | None:
+        from mesh.control.auth import authorize_node
+        from mesh.identity import IssuanceRefused
+
+        try:
+            await asyncio.to_thread(authorize_node, self.reviews, authorization, namespace)  # type: ignore[arg-type]
+        except IssuanceRefused as exc:
+            return _error(exc.status, str(exc))
+        except Exception as exc:  # the apiserver could not be asked: the proxy keeps its config, retries
+            return _error(503, f"the token could not be reviewed: {exc}")
+        return None
 
     async def get_status(self, request: web.Request) -> web.Response:
         now = time.monotonic()

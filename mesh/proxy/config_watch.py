@@ -8,7 +8,8 @@ admin API (`GET /control-plane`), and the next version is tried as usual.
 
 The client is a few lines of asyncio Streams rather than aiohttp: the data plane's memory budget is
 40 MB and aiohttp alone costs several (docs/proxy.md, Performance). `unix:///path` URLs reach a control
-plane in another network namespace through a socket file.
+plane in another network namespace through a socket file. A control plane that requires it
+(`--require-proxy-token`) is shown the proxy's ServiceAccount token, read again for every poll.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +34,7 @@ MIN_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 WAIT_SECONDS = 30.0
 MAX_BODY = 16 * 1024 * 1024
+TOKEN_FILE_ENV = "SLUICE_CONTROL_PLANE_TOKEN_FILE"
 
 
 class ControlPlaneError(Exception):
@@ -37,7 +42,13 @@ class ControlPlaneError(Exception):
 
 
 async def http_request(
-    url: str, path: str, timeout: float, method: str = "GET", body: bytes = b"", content_type: str = ""
+    url: str,
+    path: str,
+    timeout: float,
+    method: str = "GET",
+    body: bytes = b"",
+    content_type: str = "",
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One request (connection closed after it) to `http://host:port[/base]` + path or `unix:///socket`.
 
@@ -55,14 +66,17 @@ async def http_request(
     try:
         target = ((parts.path.rstrip("/") if parts.scheme == "http" else "") + path) or "/"
         extra = f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n" if method != "GET" else ""
+        extra += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         writer.write(
             f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n{extra}connection: close\r\n\r\n".encode() + body
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ")[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        length = int(headers.get("content-length") or 0)
+        answer_headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+        }
+        length = int(answer_headers.get("content-length") or 0)
         if length > MAX_BODY:
             raise ControlPlaneError(f"config of {length} bytes is larger than {MAX_BODY}")
         answer = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
@@ -127,6 +141,22 @@ class ConfigWatch:
             "problems": self.problems,
         }
 
+    def token_file(self) -> str | None:
+        """The ServiceAccount token shown to the control plane: $SLUICE_CONTROL_PLANE_TOKEN_FILE, else the
+        one the proxy gets its certificates with; none for a proxy that has neither (local, dev)."""
+        tls = self.proxy.initial_config.tls
+        return os.environ.get(TOKEN_FILE_ENV) or (tls.issuer.token_file if tls and tls.issuer else None)
+
+    def _headers(self) -> dict[str, str]:
+        path = self.token_file()
+        if path is None:
+            return {}
+        try:
+            token = Path(path).read_text().strip()  # read every time: projected tokens rotate
+        except OSError as exc:
+            raise ControlPlaneError(f"cannot read the ServiceAccount token: {exc}") from None
+        return {"authorization": f"Bearer {token}"}
+
     def _path(self) -> str:
         # With a certificate of its own the proxy can be sent backends that require a peer identity.
         mtls = "&mtls=1" if self.proxy.initial_config.tls is not None else ""
@@ -139,7 +169,9 @@ class ConfigWatch:
         backoff = MIN_BACKOFF
         while not self._closing:
             try:
-                status, body = await http_request(self.url, self._path(), self.wait + 10.0)
+                status, body = await http_request(
+                    self.url, self._path(), self.wait + 10.0, headers=self._headers()
+                )
                 self.last_contact = time.monotonic()
                 if status == 200:
                     await self._apply(json.loads(body))

@@ -107,8 +107,8 @@ def canary(namespace: str, match: bool = False) -> Canary:
     })  # fmt: skip
 
 
-def unix_get(socket_path: Path, path: str) -> tuple[int, bytes]:
-    return asyncio.run(http_request(f"unix://{socket_path}", path, 5.0))
+def unix_get(socket_path: Path, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    return asyncio.run(http_request(f"unix://{socket_path}", path, 5.0, headers=headers))
 
 
 @dataclass
