@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 import pytest
+import yaml
 from kubernetes import client
 
 from controller.cli.main import cli
 from mesh.control.watch import RESOURCES, Api, Store, Watcher, wait_synced
+from mesh.identity import ISSUE_PATH
+from mesh.proxy.config import parse_config
 from tests.integration.kubernetes.conftest import k8s_install_crds  # noqa: F401 - fixture
 from tests.integration.mesh.test_control_plane import CRDS, TRAFFIC_TARGET_CRD
 from tests.unit.chart.helm import find, template
@@ -31,10 +34,14 @@ def test_gateway_mode_renders_nothing_unless_enabled():
     ]
 
 
-def test_the_rendered_command_lines_parse():
+def test_the_rendered_command_lines_parse(tmp_path):
     documents = gateway_documents()
+    (config_map,) = find(documents, "ConfigMap", "sluice-proxy")
+    config = tmp_path / "proxy.yaml"  # where the ConfigMap is mounted, for click's exists check
+    config.write_text(config_map["data"]["proxy.yaml"])
     for deployment in find(documents, "Deployment"):
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        args = [f"--config={config}" if a == "--config=/etc/sluice/proxy.yaml" else a for a in args]
         group = cli
         while args and isinstance(group, click.Group) and args[0] in group.list_commands(None):  # type: ignore[arg-type]
             group, args = group.get_command(None, args[0]), args[1:]  # type: ignore[arg-type,union-attr]
@@ -43,11 +50,59 @@ def test_the_rendered_command_lines_parse():
             assert (
                 context.params["control_plane"] == "http://sluice-mesh-control-plane.sluice-system.svc:15010"
             )
-            assert context.params["admin_port"] == 15000
+            assert context.params["admin_port"] == 15000 and context.params["config_path"] == str(config)
         else:
             assert group.name == "control-plane" and context.params["otlp_collector"].startswith(
                 "http://otel"
             )
+            assert context.params["require_proxy_token"] is True
+            assert context.params["audiences"] == ("sluice-mesh",)
+
+
+def test_the_gateway_gets_its_mesh_token_projected_where_the_proxy_reads_it():
+    documents = gateway_documents()
+    (deployment,) = find(documents, "Deployment", "sluice-proxy")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["automountServiceAccountToken"] is False  # no apiserver token: the gateway never calls it
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "mesh-token"]
+    (source,) = volume["projected"]["sources"]
+    assert source["serviceAccountToken"] == {
+        "audience": "sluice-mesh",
+        "expirationSeconds": 3600,
+        "path": "token",
+    }
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "mesh-token"]
+    token_path = f"{mount['mountPath']}/token"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SLUICE_CONTROL_PLANE_TOKEN_FILE"] == token_path  # mesh/proxy/config_watch.py
+    (config_map,) = find(documents, "ConfigMap", "sluice-proxy")
+    tls = parse_config(yaml.safe_load(config_map["data"]["proxy.yaml"])).tls
+    assert tls is not None and tls.issuer is not None
+    assert tls.issuer.token_file == token_path  # mesh/proxy/certs_helper.py
+    assert tls.issuer.url == "http://sluice-mesh-control-plane.sluice-system.svc:15010" + ISSUE_PATH
+    (config_mount,) = [m for m in container["volumeMounts"] if m["name"] == "config"]
+    assert f"--config={config_mount['mountPath']}/proxy.yaml" in container["args"]
+
+
+def test_without_the_ca_the_gateway_has_no_tls_but_still_its_token():
+    documents = template("gateway.enabled=true")
+    assert not find(documents, "ConfigMap", "sluice-proxy")
+    (deployment,) = find(documents, "Deployment", "sluice-proxy")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert not [a for a in container["args"] if a.startswith("--config")]
+    assert {e["name"] for e in container["env"]} >= {"SLUICE_CONTROL_PLANE_TOKEN_FILE"}
+    (role,) = find(documents, "ClusterRole", "sluice-mesh")
+    assert {
+        "resources": ["tokenreviews"],
+        "apiGroups": ["authentication.k8s.io"],
+        "verbs": ["create"],
+    } in role["rules"]  # the config API's TokenReview
+    (control_plane,) = find(documents, "Deployment", "sluice-mesh-control-plane")
+    off = template("gateway.enabled=true", "gateway.controlPlane.requireProxyToken=false")
+    (role,) = find(off, "ClusterRole", "sluice-mesh")
+    assert "tokenreviews" not in str(role["rules"])
+    assert "--require-proxy-token" in control_plane["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
 def test_control_plane_rbac_is_exactly_what_it_watches():
@@ -83,6 +138,7 @@ def test_gateway_manifests_pass_the_apiservers_strict_validation(k8s_api, k8s_na
         "Role": lambda d, kw: rbac.create_namespaced_role(k8s_namespace, d, **kw),
         "RoleBinding": lambda d, kw: rbac.create_namespaced_role_binding(k8s_namespace, d, **kw),
         "Deployment": lambda d, kw: apps.create_namespaced_deployment(k8s_namespace, d, **kw),
+        "ConfigMap": lambda d, kw: core.create_namespaced_config_map(k8s_namespace, d, **kw),
         "PodDisruptionBudget": lambda d, kw: policy.create_namespaced_pod_disruption_budget(
             k8s_namespace, d, **kw),
         "HorizontalPodAutoscaler": lambda d, kw: autoscaling.create_namespaced_horizontal_pod_autoscaler(
@@ -138,5 +194,39 @@ def test_the_mesh_ca_issues_with_only_the_charts_rbac(k8s_cluster, k8s_namespace
             == spiffe.Identity(spiffe.DEFAULT_TRUST_DOMAIN, k8s_namespace, "sluice-proxy").uri
         )
         cluster_issuer(api_client, k8s_namespace, "sluice-mesh-ca")  # and reads it back the next time
+    finally:
+        api_client.close()
+
+
+def test_the_control_plane_takes_the_gateways_projected_token_and_no_other(
+    k8s_cluster, k8s_api, k8s_namespace, k8s_sa_token
+):
+    """The audience the chart projects is the audience the control plane requires (`--audience`)."""
+    from mesh.control.auth import CachedReviews, authorize_node
+    from mesh.identity import IssuanceRefused, KubernetesTokenReviewer
+
+    documents = gateway_documents(k8s_namespace)
+    (role,) = find(documents, "ClusterRole")
+    (deployment,) = find(documents, "Deployment", "sluice-proxy")
+    (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "mesh-token"]
+    projected = volume["projected"]["sources"][0]["serviceAccountToken"]
+    default_token = k8s_sa_token("sluice-proxy")  # audience: the apiserver's
+    request = {
+        "spec": {"audiences": [projected["audience"]], "expirationSeconds": projected["expirationSeconds"]}
+    }
+    core = client.CoreV1Api(k8s_api)
+    mesh_token = core.create_namespaced_service_account_token(
+        "sluice-proxy", k8s_namespace, request
+    ).status.token
+    api_client = k8s_cluster.client_for_token(k8s_sa_token("sluice-mesh", cluster_rules=role["rules"]))
+    try:
+        reviews = CachedReviews(KubernetesTokenReviewer(api_client, [projected["audience"]]))
+        assert authorize_node(reviews, f"Bearer {mesh_token}", k8s_namespace) == (
+            k8s_namespace,
+            "sluice-proxy",
+        )
+        with pytest.raises(IssuanceRefused) as refused:
+            authorize_node(reviews, f"Bearer {default_token}", k8s_namespace)
+        assert refused.value.status == 401
     finally:
         api_client.close()
