@@ -13,7 +13,14 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-setup: $(STAMP)
+# The proxy's hot path compiled with Cython (setup.py), again whenever one of its sources changes.
+PROXY_TYPED := $(wildcard mesh/proxy/*.pxd)
+PROXY_BUILT := mesh/proxy/.compiled
+$(PROXY_BUILT): $(STAMP) $(PROXY_TYPED) $(PROXY_TYPED:.pxd=.py)
+	$(PY) setup.py -q build_ext --inplace
+	@touch $@
+
+setup: $(STAMP) $(PROXY_BUILT)
 
 # Debian packages the integration tests use for real (prometheus); idempotent.
 system-deps:

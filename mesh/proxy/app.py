@@ -24,6 +24,7 @@ import uvloop
 from mesh.proxy.access_log import AccessLog
 from mesh.proxy.admin import AdminServer
 from mesh.proxy.authz import Authorizer, compile_authorizer
+from mesh.proxy.build import describe as data_plane_build
 from mesh.proxy.certs import CertificateError, Renewer, source_for
 from mesh.proxy.config import ConfigError, ProxyConfig, Service, Tls, split_endpoint
 from mesh.proxy.config_watch import ConfigWatch
@@ -299,10 +300,14 @@ async def serve(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stopping.set)
     ports = ", ".join(f"{address}:{port}" for address, port in proxy.servers)
+    build, stale = data_plane_build()
     print(
-        f"sluice proxy listening on {ports or 'no ports'}; admin on {admin_address}:{proxy.admin_port}",
+        f"sluice proxy listening on {ports or 'no ports'}; admin on {admin_address}:{proxy.admin_port};"
+        f" data plane: {build}",
         flush=True,
     )
+    if stale:
+        proxy.log_error(f"compiled modules older than their source ({', '.join(stale)}): run `make setup`")
     await stopping.wait()
     await proxy.stop()
 

@@ -13,7 +13,6 @@ from mesh.proxy.upstream_pool import EndpointPool
 
 
 class Balancer:
-    __slots__ = ("endpoints", "next_index", "only", "pick")
 
     def __init__(self, endpoints: list[EndpointPool], policy: str) -> None:
         self.endpoints = endpoints

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mesh.proxy import http1
+from mesh.proxy.http1 import BUFFER_LIMIT
 from mesh.proxy.resilience import RoutePolicy, status_failure
 from mesh.proxy.services import BackendRuntime, ServiceRuntime
 from mesh.proxy.tracing import trace_headers
@@ -25,26 +26,14 @@ from mesh.proxy.upstream_pool import EndpointPool, UpstreamConnection, UpstreamE
 if TYPE_CHECKING:
     from mesh.proxy.server import ClientConnection, ClientRequest
 
-# Request bodies up to this size are kept for retries and mirroring; responses up to it are held whole.
-BUFFER_LIMIT = 64 * 1024
 
 _FAILURE_STATUS = {"connect-failure": 502, "reset": 502, "protocol": 502, "overflow": 503, "timeout": 504}
 _perf = time.perf_counter
-_NEVER = float("inf")  # the class default of the deadline fields is this very object
+_NEVER = float("inf")  # no deadline
 
 
 class Exchange:
-    # Per-request objects set only what differs from these class defaults: fewer stores per request.
-    attempt = 0
-    expired = False
-    done = False
-    head = b""
-    endpoint: EndpointPool | None = None
-    upstream: UpstreamConnection | None = None
-    response: UpstreamResponse | None = None
-    waiting: asyncio.Task[None] | asyncio.TimerHandle | None = None
-    # perf_counter seconds; Deadlines sweeps call on_deadline once next_deadline has passed.
-    deadline_at = try_deadline_at = next_deadline = _NEVER
+    # Attribute types are declared in exchange.pxd, for the compiled build (docs/proxy.md).
 
     def __init__(
         self,
@@ -64,6 +53,16 @@ class Exchange:
         self.policy: RoutePolicy = service.policies[route_name]
         self.set_cookie = set_cookie
         self.started = started
+        self.attempt = 0
+        self.expired = False
+        self.done = False
+        self.head = b""
+        self.endpoint: EndpointPool | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.response: UpstreamResponse | None = None
+        self.waiting: asyncio.Task[None] | asyncio.TimerHandle | None = None
+        # perf_counter seconds; Deadlines sweeps call on_deadline once next_deadline has passed.
+        self.deadline_at = self.try_deadline_at = self.next_deadline = _NEVER
 
     # --- start ---------------------------------------------------------------------------------------
 
@@ -140,7 +139,7 @@ class Exchange:
         """The response in hand is complete, too big to hold, or failed."""
         endpoint, upstream, response = self.endpoint, self.upstream, self.response
         self.endpoint.active -= 1  # type: ignore[union-attr]
-        if self.try_deadline_at is not _NEVER:
+        if self.try_deadline_at != _NEVER:
             self.try_deadline_at = _NEVER
             self.next_deadline = self.deadline_at
         self.response = None
@@ -235,20 +234,21 @@ class Exchange:
         self.request.answered = True
         self.request.sink = None
         chunks = response.chunks
-        write = self.client.write
+        client = self.client
         if not chunks:
-            write(head)
+            client.write(head)
         elif len(chunks) == 1:
-            write(head + chunks[0])
+            client.write(head + chunks[0])
         else:
-            write(b"".join((head, *chunks)))
+            client.write(b"".join((head, *chunks)))
         if close:
             self.client.close_after_answer()
 
     def _start_streaming(self, response: UpstreamResponse) -> None:
         """Send the head and what has arrived, then the rest as it comes, with back-pressure both ways."""
         head, chunked, close = self._head(response, streaming=True)
-        write = self.client.write
+        # The bound method as a Python callable: the sink outlives this call (see exchange.pxd).
+        write = getattr(self.client, "write")  # noqa: B009
         self.request.answered = True
         if chunked:
             write(b"".join((head, *map(http1.chunk, response.chunks))))

@@ -28,6 +28,9 @@ HOP_BY_HOP = frozenset(
 # Request headers the proxy rewrites itself on the way upstream.
 REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-for"}
 
+# Request bodies up to this size are kept for retries and mirroring; responses up to it are held whole.
+BUFFER_LIMIT = 64 * 1024
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 STATUS_LINES: dict[int, bytes] = {

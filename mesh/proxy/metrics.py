@@ -17,7 +17,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class RouteCell:
     """Counters of one (namespace, service, backend, route)."""
 
-    __slots__ = ("buckets", "by_class", "retries", "total_seconds")
 
     def __init__(self) -> None:
         self.by_class = [0] * 6  # indexed by status // 100; odd statuses >= 600 count as 5xx
@@ -36,7 +35,6 @@ class RouteCell:
 
 
 class Gauge:
-    __slots__ = ("value",)
 
     def __init__(self) -> None:
         self.value = 0

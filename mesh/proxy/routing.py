@@ -11,7 +11,6 @@ import bisect
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from mesh.proxy.config import Match, Route, Service, StringMatch
 
@@ -19,7 +18,6 @@ from mesh.proxy.config import Match, Route, Service, StringMatch
 class RequestFacts:
     """The parts of a request routing looks at, lowered and parsed once, lazily."""
 
-    __slots__ = ("_cookies", "headers", "method", "url")
 
     def __init__(self, method: str, url: bytes, headers: dict[bytes, bytes]) -> None:
         self.method = method
@@ -92,7 +90,6 @@ def _compile_match(match: Match) -> Callable[[RequestFacts], bool]:
 class WeightedSplit:
     """Backends with their weights; `pick` draws one in proportion, honouring a sticky choice."""
 
-    __slots__ = ("active", "bounds", "names", "total", "weights")
 
     def __init__(self, weights: dict[str, int]) -> None:
         self.weights = dict(weights)
@@ -118,11 +115,13 @@ class WeightedSplit:
         return len(self.names) > 1
 
 
-@dataclass
 class CompiledRoute:
-    name: str
-    split: WeightedSplit
-    matches: list[Callable[[RequestFacts], bool]] = field(default_factory=list)
+    def __init__(
+        self, name: str, split: WeightedSplit, matches: list[Callable[[RequestFacts], bool]] | None = None
+    ) -> None:
+        self.name = name
+        self.split = split
+        self.matches = matches or []
 
     def applies_to(self, facts: RequestFacts) -> bool:
         for match in self.matches:  # noqa: SIM110 - a generator costs more, and this runs per request
@@ -138,7 +137,6 @@ def compile_route(route: Route) -> CompiledRoute:
 class RouteTable:
     """Ordered match routes, then the service's default split."""
 
-    __slots__ = ("default", "routes")
 
     def __init__(self, service: Service) -> None:
         self.routes = [compile_route(route) for route in service.routes]

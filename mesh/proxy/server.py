@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import httptools
 
 from mesh.proxy import http1
-from mesh.proxy.exchange import BUFFER_LIMIT, Exchange
-from mesh.proxy.http1 import REQUEST_DROP
+from mesh.proxy.exchange import Exchange
+from mesh.proxy.http1 import BUFFER_LIMIT, REQUEST_DROP
 from mesh.proxy.mirror import MirrorStats
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
@@ -33,19 +33,19 @@ _perf = time.perf_counter
 class ClientRequest:
     """One request from a client: head, and a body that is buffered or streamed to an upstream."""
 
-    # Class defaults: a request sets only what differs (fewer stores per request).
-    method = "GET"
-    version = "1.1"
-    keep_alive = True
-    chunked = False
-    body_size = 0
-    replayable = True
-    complete = False
-    sink: UpstreamConnection | None = None
-    answered = False  # a response head has gone to the client
+    # Attribute types are declared in server.pxd, for the compiled build (docs/proxy.md).
 
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
+        self.method = "GET"
+        self.version = "1.1"
+        self.keep_alive = True
+        self.chunked = False
+        self.body_size = 0
+        self.replayable = True
+        self.complete = False
+        self.sink: UpstreamConnection | None = None
+        self.answered = False  # a response head has gone to the client
         self.url = b""
         self.lowered: dict[bytes, bytes] = {}
         self.lines: list[bytes] = []  # header lines to send upstream
@@ -89,20 +89,8 @@ class ClientRequest:
         return payload
 
 
-class ClientConnection(asyncio.Protocol):
-    __slots__ = (
-        "client_ip",
-        "closing",
-        "exchange",
-        "listener",
-        "parser",
-        "proxy",
-        "queue",
-        "request",
-        "running",
-        "streaming_from",
-        "transport",
-    )
+class ClientConnection:
+    """The asyncio protocol of one client connection (duck-typed: a compiled class cannot subclass one)."""
 
     def __init__(self, proxy: Proxy, listener: Listener) -> None:
         self.proxy = proxy

@@ -9,7 +9,6 @@ carry over from one config to the next.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from mesh.proxy.balancer import Balancer
 from mesh.proxy.config import ProxyConfig, Service
@@ -22,32 +21,43 @@ from mesh.proxy.windows import Window, Windows
 PoolFor = Callable[[str, Service], EndpointPool]
 
 
-@dataclass
+# Plain classes rather than dataclasses: services.pxd types them for the compiled build (docs/proxy.md).
+
+
 class BackendRuntime:
-    name: str
-    balancer: Balancer
-    window: Window
-    mirrored: Gauge
-    ejections: dict[str, Gauge]  # endpoint -> counter
+    def __init__(
+        self, name: str, balancer: Balancer, window: Window, mirrored: Gauge, ejections: dict[str, Gauge]
+    ) -> None:
+        self.name = name
+        self.balancer = balancer
+        self.window = window
+        self.mirrored = mirrored
+        self.ejections = ejections  # endpoint -> counter
 
 
-@dataclass
 class ServiceRuntime:
-    config: Service
-    table: RouteTable
-    backends: dict[str, BackendRuntime]
-    policies: dict[str, RoutePolicy]  # route name -> policy
-    cells: dict[str, dict[str, RouteCell]]  # route name -> backend -> counters
-    outlier: OutlierDetector
-    in_flight: Gauge
-    sticky_cookie: str | None = None
-    sticky_header: bytes = b""  # `; Max-Age=...; Path=/` suffix of the Set-Cookie line
-    mirror: BackendRuntime | None = None
-    mirror_percent: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.config.name
+    def __init__(
+        self,
+        config: Service,
+        table: RouteTable,
+        backends: dict[str, BackendRuntime],
+        policies: dict[str, RoutePolicy],
+        cells: dict[str, dict[str, RouteCell]],
+        outlier: OutlierDetector,
+        in_flight: Gauge,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.table = table
+        self.backends = backends
+        self.policies = policies  # route name -> policy
+        self.cells = cells  # route name -> backend -> counters
+        self.outlier = outlier
+        self.in_flight = in_flight
+        self.sticky_cookie: str | None = None
+        self.sticky_header = b""  # `; Max-Age=...; Path=/` suffix of the Set-Cookie line
+        self.mirror: BackendRuntime | None = None
+        self.mirror_percent = 0.0
 
 
 def compile_service(
@@ -94,15 +104,15 @@ def compile_service(
     return runtime
 
 
-@dataclass
 class Listener:
     """Services sharing one address:port, told apart by Host."""
 
-    address: str
-    port: int
-    by_host: dict[str, ServiceRuntime] = field(default_factory=dict)
-    fallback: ServiceRuntime | None = None  # the service that lists no hosts
-    draining: bool = False
+    def __init__(self, address: str, port: int) -> None:
+        self.address = address
+        self.port = port
+        self.by_host: dict[str, ServiceRuntime] = {}
+        self.fallback: ServiceRuntime | None = None  # the service that lists no hosts
+        self.draining = False
 
     def service_for(self, host: bytes | None) -> ServiceRuntime | None:
         if self.by_host and host is not None:

@@ -32,18 +32,17 @@ class UpstreamResponse:
     """What one attempt received; buffered until complete or `buffer_limit`, then streamed to a sink."""
 
     # Callbacks rather than a future: the common request never needs a task (mesh.md §4.2 budget).
-
-    # Class defaults: an attempt sets only what differs (fewer stores per request).
-    status = 0
-    size = 0
-    keep_alive = True
-    complete = False
-    error: UpstreamError | None = None
-    sink: Callable[[bytes], None] | None = None
-    length: bytes | None = None  # Content-Length, kept apart from the forwarded lines
-    connection: bytes | None = None
+    # Attribute types are declared in upstream_pool.pxd, for the compiled build (docs/proxy.md).
 
     def __init__(self, notify: Callable[[], None], head_only: bool, buffer_limit: int) -> None:
+        self.status = 0
+        self.size = 0
+        self.keep_alive = True
+        self.complete = False
+        self.error: UpstreamError | None = None
+        self.sink: Callable[[bytes], None] | None = None
+        self.length: bytes | None = None  # Content-Length, kept apart from the forwarded lines
+        self.connection: bytes | None = None
         # Called once when the response is complete, too big to hold, or failed; re-armed to stream.
         self.notify: Callable[[], None] | None = notify
         self.head_only = head_only
@@ -63,18 +62,8 @@ class UpstreamResponse:
             self.wake()
 
 
-class UpstreamConnection(asyncio.Protocol):
-    __slots__ = (
-        "closed",
-        "idle_since",
-        "parser",
-        "pool",
-        "reset_parser",
-        "response",
-        "reused",
-        "source",
-        "transport",
-    )
+class UpstreamConnection:
+    """The asyncio protocol of one upstream connection (duck-typed: a compiled class cannot subclass one)."""
 
     def __init__(self, pool: EndpointPool) -> None:
         self.pool = pool
@@ -190,10 +179,6 @@ class UpstreamConnection(asyncio.Protocol):
 class EndpointPool:
     """Connections to one `host:port`, shared by every service and route that sends there."""
 
-    # A mesh endpoint: connect with the proxy's mTLS context, require this peer identity (mesh/proxy/tls.py).
-    tls_context: ssl.SSLContext | None = None
-    identity: str | None = None
-
     def __init__(
         self,
         name: str,
@@ -220,6 +205,9 @@ class EndpointPool:
         self.consecutive_failures = 0
         self.ejected_until = 0.0
         self.times_ejected = 0
+        # Mesh endpoints: connect with the proxy's mTLS context, require this peer identity (tls.py).
+        self.tls_context: ssl.SSLContext | None = None
+        self.identity: str | None = None
 
     def take_idle(self) -> UpstreamConnection | None:
         """The most recently used idle connection, without a coroutine: the common case."""

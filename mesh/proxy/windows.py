@@ -19,7 +19,6 @@ BOUNDS_MS = tuple(0.05 * _GROWTH**i for i in range(int(math.log(120_000 / 0.05, 
 
 
 class _Second:
-    __slots__ = ("errors", "latency", "latency_total", "requests", "second")
 
     def __init__(self, second: int) -> None:
         self.second = second
@@ -30,7 +29,6 @@ class _Second:
 
 
 class Window:
-    __slots__ = ("current", "seconds")
 
     def __init__(self) -> None:
         self.seconds: deque[_Second] = deque()

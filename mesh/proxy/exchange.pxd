@@ -1,0 +1,42 @@
+# Types of exchange.py for the compiled build: C fields instead of instance dicts (docs/proxy.md).
+
+cimport cython
+
+from mesh.proxy.metrics cimport RouteCell
+from mesh.proxy.services cimport BackendRuntime, ServiceRuntime
+from mesh.proxy.server cimport ClientConnection, ClientRequest
+from mesh.proxy.upstream_pool cimport EndpointPool, UpstreamConnection, UpstreamResponse
+
+
+cdef class Exchange:
+    cdef public ClientConnection client
+    cdef public ClientRequest request
+    cdef public ServiceRuntime service
+    cdef public str route_name
+    cdef public BackendRuntime backend
+    cdef public object policy
+    cdef public bytes set_cookie
+    cdef public double started
+    cdef public int attempt
+    cdef public bint expired
+    cdef public bint done
+    cdef public bytes head
+    cdef public EndpointPool endpoint
+    cdef public UpstreamConnection upstream
+    cdef public UpstreamResponse response
+    cdef public object waiting
+    cdef public double deadline_at
+    cdef public double try_deadline_at
+    cdef public double next_deadline
+
+    cpdef start(self)
+    cpdef _begin(self)
+    cdef _try(self)
+    cdef _send(self, UpstreamConnection upstream)
+    cdef _tried(self, str failure)
+    cdef tuple _head(self, UpstreamResponse response, streaming)
+    cdef _write_whole(self, UpstreamResponse response)
+    cpdef drop(self, status)
+    cdef _fail_with(self, status, str message)
+    @cython.locals(cell=RouteCell)
+    cpdef _finish(self, status)
