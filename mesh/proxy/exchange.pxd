@@ -2,9 +2,12 @@
 
 cimport cython
 
+from mesh.proxy.http1 cimport drop_listed
 from mesh.proxy.metrics cimport RouteCell
+from mesh.proxy.resilience cimport RoutePolicy
 from mesh.proxy.services cimport BackendRuntime, ServiceRuntime
 from mesh.proxy.server cimport ClientConnection, ClientRequest
+from mesh.proxy.tracing cimport trace_headers
 from mesh.proxy.upstream_pool cimport EndpointPool, UpstreamConnection, UpstreamResponse
 
 
@@ -14,7 +17,7 @@ cdef class Exchange:
     cdef public ServiceRuntime service
     cdef public str route_name
     cdef public BackendRuntime backend
-    cdef public object policy
+    cdef public RoutePolicy policy
     cdef public bytes set_cookie
     cdef public double started
     cdef public int attempt

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mesh.proxy import http1
-from mesh.proxy.http1 import BUFFER_LIMIT
+from mesh.proxy.http1 import BUFFER_LIMIT, drop_listed
 from mesh.proxy.resilience import RoutePolicy, status_failure
 from mesh.proxy.services import BackendRuntime, ServiceRuntime
 from mesh.proxy.tracing import trace_headers
@@ -204,7 +204,7 @@ class Exchange:
         """(response head, client framing is chunked, close after)."""
         request, client = self.request, self.client
         close = not request.keep_alive or client.listener.draining or client.closing or not request.complete
-        lines, length = http1.drop_listed(response.lines, response.connection), response.length
+        lines, length = drop_listed(response.lines, response.connection), response.length
         status = response.status
         chunked = False
         if streaming:

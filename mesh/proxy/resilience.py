@@ -9,24 +9,36 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 
 from mesh.proxy.config import Outlier, RouteResilience
 from mesh.proxy.http1 import IDEMPOTENT
 from mesh.proxy.upstream_pool import EndpointPool
 
 
-@dataclass(frozen=True)
 class RoutePolicy:
-    timeout: float | None  # whole exchange, retries included; None = no limit
-    per_try_timeout: float | None
-    attempts: int  # total tries, first one included
-    retry_on: frozenset[str]
-    non_idempotent: bool
-    abort_percent: float
-    abort_status: int
-    delay_percent: float
-    delay_seconds: float
+    """One route's knobs, read per request (resilience.pxd makes them read-only C fields when compiled)."""
+
+    def __init__(
+        self,
+        timeout: float | None,  # whole exchange, retries included; None = no limit
+        per_try_timeout: float | None,
+        attempts: int,  # total tries, first one included
+        retry_on: frozenset[str],
+        non_idempotent: bool,
+        abort_percent: float,
+        abort_status: int,
+        delay_percent: float,
+        delay_seconds: float,
+    ) -> None:
+        self.timeout = timeout
+        self.per_try_timeout = per_try_timeout
+        self.attempts = attempts
+        self.retry_on = retry_on
+        self.non_idempotent = non_idempotent
+        self.abort_percent = abort_percent
+        self.abort_status = abort_status
+        self.delay_percent = delay_percent
+        self.delay_seconds = delay_seconds
 
     @classmethod
     def from_config(cls, config: RouteResilience) -> RoutePolicy:

@@ -1,5 +1,6 @@
 # Types of server.py for the compiled build: C fields instead of instance dicts (docs/proxy.md).
 
+from mesh.proxy.http1 cimport drop_listed
 from mesh.proxy.services cimport Listener
 from mesh.proxy.upstream_pool cimport UpstreamConnection
 

@@ -18,7 +18,7 @@ import httptools
 
 from mesh.proxy import http1
 from mesh.proxy.exchange import Exchange
-from mesh.proxy.http1 import BUFFER_LIMIT, REQUEST_DROP
+from mesh.proxy.http1 import BUFFER_LIMIT, REQUEST_DROP, drop_listed
 from mesh.proxy.mirror import MirrorStats
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
@@ -186,7 +186,7 @@ class ClientConnection:
         request.version = parser.get_http_version()  # type: ignore[union-attr]
         request.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
         lowered = request.lowered  # type: ignore[union-attr]
-        request.lines = http1.drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
+        request.lines = drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
         if b"transfer-encoding" in lowered:
             request.chunked = True  # type: ignore[union-attr]
         elif lowered.get(b"content-length", b"0") in (b"0", b""):
