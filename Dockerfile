@@ -17,7 +17,8 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-# Compilers only here, for any dependency without a wheel for this platform (uvloop, httptools have wheels).
+# Compilers only here: setup.py compiles the proxy's hot path with Cython, and any dependency without a wheel
+# for this platform builds here too (uvloop, httptools have wheels).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
@@ -33,9 +34,11 @@ COPY controller ./controller
 COPY analysis ./analysis
 COPY mesh ./mesh
 COPY templates ./templates
+COPY setup.py ./
 RUN /opt/sluice/bin/pip install --no-deps . \
  && /opt/sluice/bin/python -m compileall -q /opt/sluice/lib \
- && /opt/sluice/bin/sluice --version
+ && /opt/sluice/bin/sluice --version \
+ && /opt/sluice/bin/python -c "from mesh.proxy.build import describe; assert describe()[0] == 'compiled'"
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="sluice" \

@@ -1,7 +1,8 @@
 """Which build of the data plane is running: compiled from the .pxd-typed modules, or plain Python.
 
 The compiled modules sit beside their sources and win the import; one older than its source would run
-old code, so the proxy says which build it runs and warns about stale ones at start-up.
+old code, so the proxy says which build it runs and, in a source checkout (where files get edited; an
+installed package's file times say nothing), warns about stale ones at start-up.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
+_CHECKOUT = (_HERE.parents[1] / ".git").exists()
 
 
 def typed_modules() -> list[str]:
@@ -27,7 +29,8 @@ def describe() -> tuple[str, list[str]]:
             continue
         compiled.append(name)
         sources = [_HERE / f"{name}.py", _HERE / f"{name}.pxd"]
-        if any(source.stat().st_mtime > built.stat().st_mtime for source in sources if source.exists()):
+        built_at = built.stat().st_mtime
+        if _CHECKOUT and any(source.exists() and source.stat().st_mtime > built_at for source in sources):
             stale.append(f"mesh/proxy/{name}.py")
     if not compiled:
         return "python", stale
