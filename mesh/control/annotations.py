@@ -18,14 +18,12 @@ import json
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
 
 from mesh.proxy.config import Resilience, RouteResilience
+from mesh.proxy.schema import ValidationError, validate
 
 SERVICE_RESILIENCE = "mesh.sluice.dev/resilience"
 ROUTE_RESILIENCE = "mesh.sluice.dev/route-resilience"
-
-_ROUTES = TypeAdapter(dict[str, RouteResilience])
 
 
 def _annotations(obj: dict[str, Any] | None) -> dict[str, str]:
@@ -47,11 +45,6 @@ def _mapping(text: str, where: str, problems: list[str]) -> dict[str, Any]:
     return value
 
 
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}"
-
-
 def resilience_of(
     objects: list[dict[str, Any] | None], problems: list[str]
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -68,7 +61,7 @@ def resilience_of(
                 Resilience.model_validate(candidate)
                 service = candidate
             except ValidationError as exc:
-                problems.append(f"{where}: {_first_error(exc)}")
+                problems.append(f"{where}: {exc}")
         if ROUTE_RESILIENCE in annotations:
             where = f"{name} annotation {ROUTE_RESILIENCE}"
             given = _mapping(annotations[ROUTE_RESILIENCE], where, problems)
@@ -77,8 +70,8 @@ def resilience_of(
                 **{k: {**routes.get(k, {}), **(v or {})} for k, v in given.items() if isinstance(v, dict)},
             }
             try:
-                _ROUTES.validate_python(candidate_routes)
+                validate(dict[str, RouteResilience], candidate_routes)
                 routes = candidate_routes
             except ValidationError as exc:
-                problems.append(f"{where}: {_first_error(exc)}")
+                problems.append(f"{where}: {exc}")
     return service, routes

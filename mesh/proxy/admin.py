@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from pydantic import ValidationError
 
 from mesh.proxy.config import ConfigError, Service, dump_config, parse_config
 from mesh.proxy.metrics import CONTENT_TYPE
+from mesh.proxy.schema import ValidationError
 from mesh.proxy.traffic_metrics import traffic_metrics_list
 from mesh.proxy.weights import RoutesBody, apply_routes, read_routes
 from mesh.proxy.windows import KEEP_SECONDS, Window
@@ -136,9 +136,7 @@ class AdminServer:
                     routes = RoutesBody.model_validate(_decode(body))
                     updated = apply_routes(service, routes)
                 except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(map(str, first["loc"])) or "body"
-                    raise HttpError(400, f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+                    raise HttpError(400, exc.describe("body")) from None
                 except ValueError as exc:
                     raise HttpError(400, str(exc)) from None
                 data = dump_config(self.proxy.config)

@@ -31,7 +31,7 @@ RENEW_AT = 2 / 3
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
 MIN_RENEWAL_INTERVAL = 1.0  # a certificate that is already old (files) is re-read at most this often
 FETCH_TIMEOUT = 10.0
-HELPER_START_SECONDS = 20.0  # a cold Python start with cryptography and pydantic, on a busy node
+HELPER_START_SECONDS = 20.0  # a cold Python start with cryptography, on a busy node
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `-m mesh.proxy.certs_helper` resolves
 _PEMS = ("chain_pem", "key_pem", "trust_pem")
 

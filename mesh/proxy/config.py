@@ -1,4 +1,5 @@
-"""The proxy's configuration: pydantic models, loading from YAML/JSON, one clear error per mistake.
+"""The proxy's configuration: frozen models (mesh/proxy/schema.py), loading from YAML/JSON, one clear
+error per mistake.
 
 The admin API and the command line both go through `parse_config`, so a config that reaches the data
 plane has been checked once, in one place: field shapes by the models, cross-references (a split naming
@@ -13,10 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from controller.api.durations import parse_duration
+from controller.api.duration_text import parse_duration
 from mesh import spiffe
+from mesh.proxy.schema import After, Check, Model, ValidationError
 
 
 class ConfigError(ValueError):
@@ -37,8 +38,8 @@ def _duration_seconds(value: Any) -> float:
     return seconds
 
 
-Seconds = Annotated[float | str, AfterValidator(_duration_seconds)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+Seconds = Annotated[float | str, After(_duration_seconds)]
+Percent = Annotated[float, Check(ge=0, le=100)]
 
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
@@ -55,27 +56,22 @@ def split_endpoint(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+SpiffeId = Annotated[str, After(spiffe.check_uri)]
 
 
-SpiffeId = Annotated[str, AfterValidator(spiffe.check_uri)]
-
-
-class Backend(Strict):
-    endpoints: list[Annotated[str, AfterValidator(_endpoint)]]
+class Backend(Model):
+    endpoints: list[Annotated[str, After(_endpoint)]]
     balancing: Literal["least-request", "round-robin"] = "least-request"
     # Mesh endpoints: connect over mTLS and require the peer to present this identity (docs/mesh-security.md).
     identity: SpiffeId | None = None
 
 
-class StringMatch(Strict):
+class StringMatch(Model):
     exact: str | None = None
     prefix: str | None = None
     regex: str | None = None
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> StringMatch:
+    def model_check(self) -> None:
         given = [kind for kind in ("exact", "prefix", "regex") if getattr(self, kind) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of exact, prefix, regex")
@@ -84,10 +80,9 @@ class StringMatch(Strict):
                 re.compile(self.regex)
             except re.error as exc:
                 raise ValueError(f"regex {self.regex!r} does not compile: {exc}") from exc
-        return self
 
 
-class Match(Strict):
+class Match(Model):
     """All conditions of one Match must hold; a route matches when any of its Matches does."""
 
     headers: dict[str, StringMatch] = {}
@@ -96,8 +91,8 @@ class Match(Strict):
     method: list[str] = []
 
 
-class Retries(Strict):
-    attempts: Annotated[int, Field(ge=0, le=10)] = 0
+class Retries(Model):
+    attempts: Annotated[int, Check(ge=0, le=10)] = 0
     per_try_timeout: Seconds | None = None
     retry_on: list[Literal["connect-failure", "reset", "5xx", "gateway-error"]] = [
         "connect-failure",
@@ -107,33 +102,33 @@ class Retries(Strict):
     non_idempotent: bool = False
 
 
-class CircuitBreaker(Strict):
-    max_connections: Annotated[int, Field(ge=1)] = 1024
-    max_pending: Annotated[int, Field(ge=0)] = 1024
+class CircuitBreaker(Model):
+    max_connections: Annotated[int, Check(ge=1)] = 1024
+    max_pending: Annotated[int, Check(ge=0)] = 1024
 
 
-class Outlier(Strict):
-    consecutive_5xx: Annotated[int, Field(ge=0)] = 5
+class Outlier(Model):
+    consecutive_5xx: Annotated[int, Check(ge=0)] = 5
     base_ejection: Seconds = 30.0
     max_ejection: Seconds = 300.0
 
 
-class Abort(Strict):
+class Abort(Model):
     percent: Percent
-    status: Annotated[int, Field(ge=200, le=599)] = 503
+    status: Annotated[int, Check(ge=200, le=599)] = 503
 
 
-class Delay(Strict):
+class Delay(Model):
     percent: Percent
     duration: Seconds
 
 
-class Fault(Strict):
+class Fault(Model):
     abort: Abort | None = None
     delay: Delay | None = None
 
 
-class RouteResilience(Strict):
+class RouteResilience(Model):
     timeout: Seconds = 15.0
     retries: Retries = Retries()
     fault: Fault | None = None
@@ -146,33 +141,33 @@ class Resilience(RouteResilience):
     outlier: Outlier = Outlier()
 
 
-Split = dict[str, Annotated[int, Field(ge=0)]]
+Split = dict[str, Annotated[int, Check(ge=0)]]
 
 
-class Route(Strict):
-    name: Annotated[str, Field(min_length=1)]
-    match: Annotated[list[Match], Field(min_length=1)]
+class Route(Model):
+    name: Annotated[str, Check(min_length=1)]
+    match: Annotated[list[Match], Check(min_length=1)]
     split: Split
     resilience: RouteResilience | None = None
 
 
-class Mirror(Strict):
+class Mirror(Model):
     backend: str
     percent: Percent = 100.0
 
 
-class Sticky(Strict):
-    cookie: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-.]+$")]
+class Sticky(Model):
+    cookie: Annotated[str, Check(pattern=r"^[A-Za-z0-9_\-.]+$")]
     max_age: Seconds = 3600.0
 
 
-class Service(Strict):
-    name: Annotated[str, Field(min_length=1)]
+class Service(Model):
+    name: Annotated[str, Check(min_length=1)]
     namespace: str = "default"
     address: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)]
+    port: Annotated[int, Check(ge=1, le=65535)]
     hosts: list[str] = []
-    backends: Annotated[dict[str, Backend], Field(min_length=1)]
+    backends: Annotated[dict[str, Backend], Check(min_length=1)]
     split: Split
     routes: list[Route] = []
     mirror: Mirror | None = None
@@ -182,70 +177,68 @@ class Service(Strict):
     tls: bool = False
 
 
-class AccessLog(Strict):
+class AccessLog(Model):
     enabled: bool = False
     path: str = "-"
 
 
-class Tracing(Strict):
+class Tracing(Model):
     """Spans of sampled requests, POSTed as OTLP/HTTP JSON (mesh/proxy/otlp.py, docs/mesh.md)."""
 
-    collector: Annotated[str, Field(pattern=r"^(http://|unix:///)")]  # e.g. http://otel:4318/v1/traces
-    sampling: Annotated[float, Field(ge=0, le=1)] = 0.01  # share of requests that get a span
+    collector: Annotated[str, Check(pattern=r"^(http://|unix:///)")]  # e.g. http://otel:4318/v1/traces
+    sampling: Annotated[float, Check(ge=0, le=1)] = 0.01  # share of requests that get a span
     service_name: str = "sluice-proxy"
     flush_interval: Seconds = 1.0
 
 
-class TlsIssuer(Strict):
+class TlsIssuer(Model):
     url: str  # the control plane's issuing endpoint, e.g. http://sluice-mesh:8443/v1/certificates
     token_file: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     ca_file: str | None = None  # verifies an https:// issuer
 
 
-class TlsFiles(Strict):
+class TlsFiles(Model):
     cert: str  # leaf first, then intermediates
     key: str
     ca: str  # the mesh trust anchor(s)
 
 
-class Tls(Strict):
+class Tls(Model):
     """Where the proxy's certificate comes from: the mesh CA (renewed at 2/3 of its life), or files."""
 
     trust_domain: str = spiffe.DEFAULT_TRUST_DOMAIN
     issuer: TlsIssuer | None = None
     files: TlsFiles | None = None
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Tls:
+    def model_check(self) -> None:
         if (self.issuer is None) == (self.files is None):
             raise ValueError("give exactly one of issuer, files")
-        return self
 
 
-class IdentityRef(Strict):
+class IdentityRef(Model):
     kind: Literal["ServiceAccount"] = "ServiceAccount"
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Check(min_length=1)]
     namespace: str = "default"
 
 
-class TargetRule(Strict):
+class TargetRule(Model):
     """An HTTPRouteGroup (resolved to matches); no matches: every request."""
 
     name: str = ""
     matches: list[Match] = []
 
 
-class TrafficTarget(Strict):
+class TrafficTarget(Model):
     """SMI access.smi-spec.io/v1alpha3 TrafficTarget; no rules: every request of the listed sources."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Check(min_length=1)]
     namespace: str = "default"
     destination: IdentityRef
-    sources: Annotated[list[IdentityRef], Field(min_length=1)]
+    sources: Annotated[list[IdentityRef], Check(min_length=1)]
     rules: list[TargetRule] = []
 
 
-class ProxyConfig(Strict):
+class ProxyConfig(Model):
     services: list[Service] = []
     access_log: AccessLog = AccessLog()
     # How long an idle pooled upstream connection is kept (shorter than the upstreams' keep-alive timeout).
@@ -315,14 +308,6 @@ def _check_tls(config: ProxyConfig) -> None:
             )
 
 
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"]) or "config"
-    message = first["msg"].removeprefix("Value error, ")
-    more = len(error.errors()) - 1
-    return f"{path}: {message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
-
-
 def parse_config(data: Any) -> ProxyConfig:
     """Validate a mapping (from YAML, JSON or the admin API); raise ConfigError naming the field."""
     if not isinstance(data, dict):
@@ -330,7 +315,7 @@ def parse_config(data: Any) -> ProxyConfig:
     try:
         config = ProxyConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(exc.describe("config")) from None
     _check_references(config)
     return config
 

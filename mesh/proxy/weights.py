@@ -8,27 +8,24 @@ Reading back derives the same fields from the live config, so set-then-get round
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated, Any
 
 from mesh.proxy.config import Mirror, Service
+from mesh.proxy.schema import Check, Model
+
+Weight = Annotated[int, Check(ge=0, le=100)]
 
 
-class RoutesBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    primary_weight: int = Field(ge=0, le=100)
-    canary_weight: int = Field(ge=0, le=100)
+class RoutesBody(Model):
+    primary_weight: Weight
+    canary_weight: Weight
     mirrored: bool = False
-    mirror_weight: int = Field(default=100, ge=0, le=100)
+    mirror_weight: Weight = 100
     matched: bool = False
 
-    @model_validator(mode="after")
-    def _sum(self) -> RoutesBody:
+    def model_check(self) -> None:
         if self.primary_weight + self.canary_weight != 100:
             raise ValueError(f"weights must sum to 100 (got {self.primary_weight}/{self.canary_weight})")
-        return self
 
 
 def backend_names(service: Service) -> tuple[str, str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mesh.proxy.config import ConfigError, load_config, parse_config
+from mesh.proxy.config import ConfigError, dump_config, load_config, parse_config
 
 
 def service(**extra):
@@ -123,3 +126,39 @@ def test_the_shipped_example_is_valid():
     config = load_config(example)
     assert [s.name for s in config.services] == ["podinfo"]
     assert set(config.services[0].backends) == {"podinfo-primary", "podinfo-canary"}
+
+
+def test_a_parsed_config_is_frozen_and_dumps_back_to_itself():
+    config = parse_config(
+        {
+            "services": [
+                service(
+                    resilience={"timeout": "2s"},
+                    routes=[
+                        {
+                            "name": "ab",
+                            "match": [{"cookies": {"c": {"regex": "^a"}}}],
+                            "split": {"podinfo-canary": 1},
+                        }
+                    ],
+                )
+            ],
+            "tracing": {"collector": "http://otel:4318/v1/traces"},
+        }
+    )
+    dumped = dump_config(config)
+    assert dumped["services"][0]["resilience"]["timeout"] == 2.0 and "mirror" not in dumped["services"][0]
+    assert parse_config(dumped) == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.services[0].port = 1  # type: ignore[misc]
+
+
+def test_the_proxy_process_does_without_pydantic():
+    """pydantic costs the proxy ~13 MB of RSS (issue #3); its config validation is mesh/proxy/schema.py."""
+    code = (
+        "import sys, controller.cli.proxy, mesh.proxy.app, mesh.proxy.admin\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))"
+    )
+    root = Path(__file__).parents[3]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert done.stdout.strip() == "[]"
