@@ -45,6 +45,12 @@ import click
     show_default=True,
     help="Address the control plane's services listen on (the pod IP in Kubernetes).",
 )
+@click.option(
+    "--token-file",
+    envvar="SLUICE_CONTROL_PLANE_TOKEN_FILE",
+    default=None,
+    help="ServiceAccount token shown to the control plane (default: tls.issuer.token_file of --config).",
+)
 def proxy(
     config_path: str | None,
     admin_port: int,
@@ -52,6 +58,7 @@ def proxy(
     control_plane: str | None,
     node: str | None,
     listen_address: str,
+    token_file: str | None,
 ) -> None:
     """Run the bundled HTTP/1.1 proxy: weighted, matched and mirrored routing with resilience and metrics."""
     import os
@@ -70,7 +77,7 @@ def proxy(
         node = node or "{}/{}".format(
             os.environ.get("POD_NAMESPACE", "default"), os.environ.get("POD_NAME") or os.uname().nodename
         )
-        settings = ControlPlaneSettings(control_plane, node, listen_address)
+        settings = ControlPlaneSettings(control_plane, node, listen_address, token_file)
     run(config, admin_port, admin_address, settings)
 
 

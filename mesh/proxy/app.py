@@ -47,6 +47,7 @@ class ControlPlaneSettings:
     url: str  # http://HOST:PORT or unix:///PATH of `sluice mesh control-plane`
     node: str  # NAMESPACE/POD: the namespace whose gateway this proxy is
     address: str = "0.0.0.0"  # where the proxy listens (its pod IP, or every address)
+    token_file: str | None = None  # ServiceAccount token shown to the control plane (config_watch.py)
 
 
 class Proxy:
@@ -291,7 +292,13 @@ async def serve(
     except ConfigError as exc:  # e.g. no mesh certificate yet: one line, and a restart will retry
         raise SystemExit(f"sluice proxy: {exc}") from None
     if control_plane is not None:
-        proxy.config_watch = ConfigWatch(proxy, control_plane.url, control_plane.node, control_plane.address)
+        proxy.config_watch = ConfigWatch(
+            proxy,
+            control_plane.url,
+            control_plane.node,
+            control_plane.address,
+            token_file=control_plane.token_file,
+        )
         proxy.config_watch.start()
     tune_gc()
     loop = asyncio.get_running_loop()

@@ -96,8 +96,10 @@ class ConfigWatch:
         address: str = "0.0.0.0",
         wait: float = WAIT_SECONDS,
         max_backoff: float = MAX_BACKOFF,
+        token_file: str | None = None,
     ) -> None:
         self.proxy = proxy
+        self.given_token_file = token_file  # `sluice proxy --token-file`
         self.url = url
         self.node = node
         self.address = address
@@ -142,10 +144,11 @@ class ConfigWatch:
         }
 
     def token_file(self) -> str | None:
-        """The ServiceAccount token shown to the control plane: $SLUICE_CONTROL_PLANE_TOKEN_FILE, else the
-        one the proxy gets its certificates with; none for a proxy that has neither (local, dev)."""
+        """The ServiceAccount token shown to the control plane: --token-file (or its environment variable),
+        else the one the proxy gets its certificates with; none for a proxy that has neither (local, dev)."""
         tls = self.proxy.initial_config.tls
-        return os.environ.get(TOKEN_FILE_ENV) or (tls.issuer.token_file if tls and tls.issuer else None)
+        given = self.given_token_file or os.environ.get(TOKEN_FILE_ENV)
+        return given or (tls.issuer.token_file if tls and tls.issuer else None)
 
     def _headers(self) -> dict[str, str]:
         path = self.token_file()

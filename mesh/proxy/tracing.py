@@ -13,13 +13,13 @@ from binascii import hexlify
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HEX = re.compile(rb"^[0-9a-f]+$")
 _ZERO_TRACE = b"0" * 32
-_random_bytes = random.randbytes  # ids need uniqueness, not secrecy: a PRNG is enough and 3x cheaper
+_random_bits = random.getrandbits  # ids need uniqueness, not secrecy: a PRNG is enough and 3x cheaper
 
 
 def trace_headers(headers: dict[bytes, bytes]) -> bytes:
     """Header lines to add so the request carries both formats; b"" when both are already there."""
     if b"traceparent" not in headers and b"x-b3-traceid" not in headers and b"b3" not in headers:
-        ids = hexlify(_random_bytes(24))  # the common case: start a trace (join beats %-formatting)
+        ids = hexlify(_random_bits(192).to_bytes(24, "little"))  # the common case: start a trace
         trace, span = ids[:32], ids[32:]
         return b"".join(
             (

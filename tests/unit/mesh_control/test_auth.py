@@ -81,7 +81,8 @@ def test_a_node_s_config_goes_only_to_a_service_account_of_its_namespace(authori
     assert refused.value.status == status
 
 
-def test_a_proxy_shows_its_token_file_and_the_api_answers_401_without_it(tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("given_as", ["environment", "--token-file"])
+def test_a_proxy_shows_its_token_and_the_api_answers_401_without_it(tmp_path: Path, monkeypatch, given_as):
     async def scenario() -> None:
         server = ConfigServer(lambda: objects(0), reviews=CachedReviews(Reviewer()))
         server.mark_ready()
@@ -92,7 +93,8 @@ def test_a_proxy_shows_its_token_file_and_the_api_answers_401_without_it(tmp_pat
         url = f"http://127.0.0.1:{port}"
         proxy = Proxy(ProxyConfig(), admin_port=None)
         await proxy.start()
-        watch = ConfigWatch(proxy, url, "shop/gw-1", "127.0.0.1", wait=2, max_backoff=0.5)
+        flag = str(token) if given_as == "--token-file" else None
+        watch = ConfigWatch(proxy, url, "shop/gw-1", "127.0.0.1", wait=2, max_backoff=0.5, token_file=flag)
         try:
             status, body = await http_request(url, "/v1/config?node=shop/gw-1&version=0&wait=0", 5)
             assert status == 401 and "Bearer" in json.loads(body)["error"]
@@ -106,5 +108,6 @@ def test_a_proxy_shows_its_token_file_and_the_api_answers_401_without_it(tmp_pat
 
     token = tmp_path / "token"
     token.write_text("shop-gw\n")
-    monkeypatch.setenv("SLUICE_CONTROL_PLANE_TOKEN_FILE", str(token))
+    if given_as == "environment":
+        monkeypatch.setenv("SLUICE_CONTROL_PLANE_TOKEN_FILE", str(token))
     asyncio.run(scenario())
