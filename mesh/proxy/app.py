@@ -270,7 +270,7 @@ class Proxy:
 def tune_gc() -> None:
     """Objects made at start-up live forever; keep the collector off them and make pauses rarer.
 
-    Start-up garbage (pydantic builds its schemas) is handed back to the OS: ~1 MB of the RSS budget.
+    Start-up garbage (imports, config parsing) is handed back to the OS: ~1 MB of the RSS budget.
     """
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
