@@ -13,10 +13,18 @@ root keep working until the process restarts.
 Plain listeners and upstreams are untouched: mesh listeners get `MeshClientConnection`, which identifies the
 peer once per connection and asks the Authorizer once per request before the usual routing.
 
-One allocator setting matters for speed: uvloop reads TLS data with `SSLObject.read(256 KiB)`, so every
-read allocates 256 KiB, which glibc serves from fresh mmap()ed pages (mmap, mremap, munmap and page faults
-per request: measured +20 µs of CPU per request on the server side). `MeshTls` raises glibc's mmap and
-trim thresholds so those buffers come from, and go back to, the heap.
+Per request, each proxy decrypts one TLS record and encrypts one. OpenSSL does that in ~2 µs when its code
+and data are in cache; inside the proxy it runs mostly cold and costs several times that, which is where
+most of the TLS cost per request goes (bench/proxy.py `mesh_chain`). The glue around it is kept small:
+- uvloop decrypts into `TLS_READ_BUFFER`, one buffer per process, when the protocol has get_buffer and
+  buffer_updated (`MeshClientConnection`, `MeshUpstreamConnection`); otherwise every read allocates and
+  frees 256 KiB (`SSLObject.read(256 KiB)`). Sharing is safe: uvloop fills it and calls buffer_updated in
+  one go, and httptools copies out everything it keeps before that returns.
+- The mesh contexts make SSLObjects whose read, write and pending are the C methods (`_DirectSSLObject`):
+  ssl.SSLObject wraps each in a Python function, a frame per call and several calls per request.
+- For the reads that still allocate 256 KiB (handshakes, shutdown, protocols without get_buffer), glibc's
+  mmap and trim thresholds are raised so those buffers come from, and go back to, the heap: otherwise each
+  is mmap, mremap, munmap and page faults (+20 µs of CPU per request when every read did it).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesh.proxy.server import ClientConnection, ClientRequest
+from mesh.proxy.upstream_pool import UpstreamConnection
 
 UNAUTHENTICATED = "unauthenticated"
 
@@ -49,9 +58,12 @@ class Bundle:
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt(3) parameters (glibc)
 
+# uvloop asks for at most this much per read; shared by every TLS connection (see the module docstring).
+TLS_READ_BUFFER = memoryview(bytearray(256 * 1024))
+
 
 def keep_tls_reads_off_mmap() -> None:
-    """Serve uvloop's 256 KiB TLS read buffers from the heap (see the module docstring); glibc only."""
+    """Serve the 256 KiB TLS reads that still allocate from the heap (module docstring); glibc only."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
@@ -62,6 +74,15 @@ def _tmpfs() -> str | None:
     """Keys touch only memory-backed storage where there is some (ssl loads chains from files alone)."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+class _DirectSSLObject(ssl.SSLObject):
+    """An SSLObject whose hot methods are the C ones: uvloop looks each up once per connection."""
+
+    # Same positional arguments as the wrappers they replace: read(len, buffer), write(data), pending().
+    read = property(lambda self: self._sslobj.read)  # type: ignore[assignment]
+    write = property(lambda self: self._sslobj.write)  # type: ignore[assignment]
+    pending = property(lambda self: self._sslobj.pending)  # type: ignore[assignment]
 
 
 class MeshTls:
@@ -76,6 +97,7 @@ class MeshTls:
         self.client.verify_mode = ssl.CERT_REQUIRED
         for context in (self.server, self.client):
             context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.sslobject_class = _DirectSSLObject
         self.bundle = bundle
         self.load(bundle)
 
@@ -126,6 +148,15 @@ class MeshClientConnection(ClientConnection):
         super().connection_made(transport)
         self.peer = peer_identity(transport)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return TLS_READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(TLS_READ_BUFFER[:nbytes])
+
+    def eof_received(self) -> None:  # the peer's close_notify: uvloop closes the transport
+        return None
+
     def _serve(self, request: ClientRequest) -> None:
         authorizer = self.proxy.authorizer
         if authorizer is not None:
@@ -133,7 +164,7 @@ class MeshClientConnection(ClientConnection):
             if reason is not None:
                 self._deny(request, reason)
                 return
-        super()._serve(request)
+        ClientConnection._serve(self, request)  # not super(): no proxy object per request
 
     def _deny(self, request: ClientRequest, reason: str) -> None:
         self.running = True
@@ -143,3 +174,21 @@ class MeshClientConnection(ClientConnection):
             self.proxy.metrics.denied_counter(service.config.namespace, service.name, source).value += 1
         self.respond_error(request, 403, reason)
         self.finished(request, None, "", None, 403, 0)
+
+
+class MeshUpstreamConnection(UpstreamConnection):
+    """A pooled connection to a mesh endpoint, decrypted into the shared buffer like `MeshClientConnection`.
+
+    For EndpointPool to open to TLS endpoints (`ssl=tls_context`) instead of the plain `UpstreamConnection`.
+    """
+
+    __slots__ = ()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return TLS_READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(TLS_READ_BUFFER[:nbytes])
+
+    def eof_received(self) -> None:  # the peer's close_notify: uvloop closes the transport
+        return None
