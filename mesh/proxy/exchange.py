@@ -203,7 +203,13 @@ class Exchange:
     def _head(self, response: UpstreamResponse, streaming: bool) -> tuple[bytes, bool, bool]:
         """(response head, client framing is chunked, close after)."""
         request, client = self.request, self.client
-        close = not request.keep_alive or client.listener.draining or client.closing or not request.complete
+        close = (
+            not request.keep_alive
+            or client.listener.draining
+            or client.closing
+            or (client.half_closed and not client.queue)  # the last answer owed
+            or not request.complete
+        )
         lines, length = drop_listed(response.lines, response.connection), response.length
         status = response.status
         chunked = False

@@ -36,6 +36,7 @@ cdef class ClientConnection:
     cdef public bint running
     cdef public object exchange
     cdef public bint closing
+    cdef public bint half_closed
     cdef public str client_ip
     cdef public UpstreamConnection streaming_from
 

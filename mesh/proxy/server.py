@@ -102,6 +102,7 @@ class ClientConnection:
         self.running = False
         self.exchange: Exchange | None = None
         self.closing = False
+        self.half_closed = False  # the client shut its sending side; answer what it sent, then close
         self.client_ip = ""
         self.streaming_from: UpstreamConnection | None = None
 
@@ -130,6 +131,13 @@ class ClientConnection:
             self._refuse(500, "internal error in the proxy")
         except httptools.HttpParserError as exc:
             self._refuse(400, f"malformed request: {exc}")
+
+    def eof_received(self) -> bool:
+        """The client shut its sending side (`nc -N`, some scripts): answer what it sent, then close."""
+        if self.running or self.queue:
+            self.half_closed = True
+            return True  # keep our side open; finished() closes after the last answer
+        return False  # nothing to answer: close now
 
     def pause_writing(self) -> None:
         if self.streaming_from is not None and self.streaming_from.transport is not None:
@@ -278,6 +286,8 @@ class ClientConnection:
         self.running = False
         if not self.closing and self.queue:
             self._serve(self.queue.popleft())
+        elif self.half_closed and not self.closing:
+            self.close_after_answer()
 
     def _maybe_mirror(self, request: ClientRequest, service: ServiceRuntime, route: str) -> None:
         if not (request.complete and request.replayable):

@@ -162,6 +162,10 @@ class UpstreamConnection:
             self.source.resume_reading()
             self.source = None
 
+    def eof_received(self) -> None:
+        """The peer shut its sending side: close (as asyncio.Protocol would; this class is duck-typed)."""
+        return None
+
     def pause_writing(self) -> None:
         if self.source is not None:
             self.source.pause_reading()
@@ -244,8 +248,11 @@ class EndpointPool:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout):
+                protocol = UpstreamConnection
+                if self.tls_context is not None:  # decrypts into a shared buffer (tls.py)
+                    from mesh.proxy.tls import MeshUpstreamConnection as protocol
                 _, conn = await loop.create_connection(
-                    lambda: UpstreamConnection(self), self.host, self.port, ssl=self.tls_context
+                    lambda: protocol(self), self.host, self.port, ssl=self.tls_context
                 )
         except BaseException as exc:
             self.connections -= 1

@@ -156,3 +156,25 @@ def test_clients_that_leave_mid_request_are_cleaned_up(upstream, proxy):
         what="no request left in flight",
     )
     assert Client(running.port).request().status == 200
+
+
+def test_a_client_that_half_closes_still_gets_its_answers(upstream, proxy, tmp_path):
+    running = proxy({"services": [canary_service(upstream("primary"), upstream("canary"))]})
+    with socket.create_connection(("127.0.0.1", running.port), timeout=5) as sock:
+        sock.sendall(b"GET /?delay=0.2 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)  # EOF while the first request is upstream, the second queued
+        received = b""
+        while chunk := sock.recv(65536):  # then the proxy closes its side: no hang
+            received += chunk
+    assert received.count(b"HTTP/1.1 200") == 2, received[:300]
+    assert b"connection: close" in received
+    assert Client(running.port).request().status == 200
+    wait_until(
+        lambda: (
+            'sluice_proxy_requests_in_flight{namespace="default",service="podinfo"} 0'
+            in running.admin.metrics()
+        ),
+        timeout=10,
+        what="the half-closed client's request to finish",
+    )
+    assert "eof_received" not in (tmp_path / "proxy-0.log").read_text()
