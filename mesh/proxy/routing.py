@@ -7,10 +7,10 @@ honour a cookie naming a backend that still has weight.
 
 from __future__ import annotations
 
-import bisect
-import random
 import re
+from bisect import bisect_right
 from collections.abc import Callable
+from random import random
 
 from mesh.proxy.config import Match, Route, Service, StringMatch
 
@@ -107,7 +107,7 @@ class WeightedSplit:
             return sticky_choice
         if len(self.names) == 1:
             return self.names[0]
-        return self.names[bisect.bisect_right(self.bounds, random.random() * self.total)]
+        return self.names[bisect_right(self.bounds, random() * self.total)]
 
     @property
     def is_canary(self) -> bool:

@@ -31,6 +31,9 @@ cdef class ClientConnection:
     cdef public Listener listener
     cdef public object transport
     cdef public object parser
+    cdef object parse
+    cdef object send_out
+    cdef object is_closing
     cdef public ClientRequest request
     cdef public object queue
     cdef public bint running

@@ -97,6 +97,7 @@ class ClientConnection:
         self.listener = listener
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
+        self.parse = self.parser.feed_data
         self.request: ClientRequest | None = None  # the one being parsed
         self.queue: deque[ClientRequest] = deque()
         self.running = False
@@ -110,6 +111,8 @@ class ClientConnection:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.send_out = transport.write  # type: ignore[attr-defined]  # bound once: a lookup less per write
+        self.is_closing = transport.is_closing
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
         self.proxy.connections.add(self)
@@ -123,7 +126,7 @@ class ClientConnection:
 
     def data_received(self, data: bytes) -> None:
         try:
-            self.parser.feed_data(data)
+            self.parse(data)
         except httptools.HttpParserUpgrade:
             self._refuse(501, "protocol upgrades are not supported")
         except httptools.HttpParserCallbackError as exc:  # a bug must cost one connection, never the proxy
@@ -161,8 +164,8 @@ class ClientConnection:
 
     def write(self, data: bytes) -> None:
         """Write to the client unless it has gone (a late answer is dropped, not an error)."""
-        if not self.transport.is_closing():
-            self.transport.write(data)
+        if not self.is_closing():
+            self.send_out(data)
 
     def close_after_answer(self) -> None:
         self.closing = True
@@ -191,9 +194,12 @@ class ClientConnection:
         request = self.request
         parser = self.parser
         request.method = parser.get_method().decode("ascii")  # type: ignore[union-attr]
-        request.version = parser.get_http_version()  # type: ignore[union-attr]
-        request.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
         lowered = request.lowered  # type: ignore[union-attr]
+        request.keep_alive = keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
+        # Only HTTP/1.1 keeps a connection open without a Connection header: in that common case skip the
+        # parser's version string (a str.format per request).
+        keep_alive_by_default = keep_alive and b"connection" not in lowered
+        request.version = "1.1" if keep_alive_by_default else parser.get_http_version()  # type: ignore[union-attr]
         request.lines = drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
         if b"transfer-encoding" in lowered:
             request.chunked = True  # type: ignore[union-attr]

@@ -23,6 +23,8 @@ cdef class UpstreamConnection:
     cdef public object pool
     cdef public object transport
     cdef public object parser
+    cdef object parse
+    cdef object send_out
     cdef public UpstreamResponse response
     cdef public bint closed
     cdef public bint reused

@@ -69,6 +69,8 @@ class UpstreamConnection:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.parse = self.parser.feed_data
+        self.send_out = None  # transport.write, once connected
         self.response: UpstreamResponse | None = None
         self.closed = False
         self.reused = False
@@ -79,20 +81,22 @@ class UpstreamConnection:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.send_out = transport.write  # type: ignore[attr-defined]  # bound once: a lookup less per request
 
     def send(self, response: UpstreamResponse, data: bytes) -> None:
         if self.reset_parser:
             self.parser = httptools.HttpResponseParser(self)
+            self.parse = self.parser.feed_data
             self.reset_parser = False
         self.response = response
-        self.transport.write(data)  # type: ignore[union-attr]
+        self.send_out(data)
 
     def data_received(self, data: bytes) -> None:
         if self.response is None:
             self.close()  # nothing asked for: the connection is out of step, drop it
             return
         try:
-            self.parser.feed_data(data)
+            self.parse(data)
         except httptools.HttpParserCallbackError as exc:  # a bug on our side, not the upstream's
             print(
                 f"sluice-proxy: response handling failed: {exc.__cause__ or exc!r}",

@@ -7,8 +7,8 @@ read off the histogram, whose bounds grow by 10%: a quantile is off by at most o
 
 from __future__ import annotations
 
-import bisect
 import math
+from bisect import bisect_left
 from collections import deque
 from typing import Any
 
@@ -44,7 +44,7 @@ class Window:
         current.requests += 1
         if error:
             current.errors += 1
-        index = bisect.bisect_left(BOUNDS_MS, latency_ms)
+        index = bisect_left(BOUNDS_MS, latency_ms)
         latency = current.latency
         latency[index] = latency.get(index, 0) + 1
         current.latency_total += latency_ms
