@@ -11,6 +11,7 @@ from mesh.proxy.tracing cimport trace_headers
 from mesh.proxy.upstream_pool cimport EndpointPool, UpstreamConnection, UpstreamResponse
 
 
+@cython.freelist(64)  # one per request in flight: reuse the memory
 cdef class Exchange:
     cdef public ClientConnection client
     cdef public ClientRequest request

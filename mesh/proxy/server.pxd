@@ -1,10 +1,13 @@
 # Types of server.py for the compiled build: C fields instead of instance dicts (docs/proxy.md).
 
+cimport cython
+
 from mesh.proxy.http1 cimport drop_listed
 from mesh.proxy.services cimport Listener
 from mesh.proxy.upstream_pool cimport UpstreamConnection
 
 
+@cython.freelist(64)  # one per request in flight: reuse the memory
 cdef class ClientRequest:
     cdef public ClientConnection conn
     cdef public str method

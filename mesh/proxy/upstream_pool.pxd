@@ -1,7 +1,11 @@
 # Types of upstream_pool.py for the compiled build: C fields instead of instance dicts (docs/proxy.md).
 
+cimport cython
+
+
+@cython.freelist(64)  # one per request in flight: reuse the memory
 cdef class UpstreamResponse:
-    cdef public status
+    cdef public int status
     cdef public Py_ssize_t size
     cdef public bint keep_alive
     cdef public bint complete
