@@ -23,8 +23,7 @@ def proxy_extensions() -> list:
     modules = sorted(path.with_suffix(".py") for path in Path("mesh/proxy").glob("*.pxd"))
     extensions = [Extension(".".join(path.with_suffix("").parts), [str(path)]) for path in modules]
     # annotation_typing off: the .pxd files are the only source of C types; hints stay hints.
-    # binding off: methods are plain C methods, cheaper to call back from uvloop and httptools.
-    directives = {"language_level": 3, "annotation_typing": False, "binding": False}
+    directives = {"language_level": 3, "annotation_typing": False}
     return cythonize(extensions, quiet=True, compiler_directives=directives)
 
 
