@@ -139,7 +139,22 @@ def verify_peer(transport: asyncio.BaseTransport, expected: str) -> str | None:
     return f"peer presented identity {found or 'none'}, expected {expected}"
 
 
-class MeshClientConnection(ClientConnection):
+class DecryptsIntoSharedBuffer:
+    """For the TLS protocols: uvloop decrypts into the one shared read buffer instead of a new 256 KiB."""
+
+    __slots__ = ()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return TLS_READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(TLS_READ_BUFFER[:nbytes])  # type: ignore[attr-defined]
+
+    def eof_received(self) -> None:  # the peer's close_notify: uvloop closes the transport
+        return None
+
+
+class MeshClientConnection(DecryptsIntoSharedBuffer, ClientConnection):
     """A connection on an mTLS listener: the peer's identity is known and TrafficTargets apply."""
 
     __slots__ = ("peer",)
@@ -147,15 +162,6 @@ class MeshClientConnection(ClientConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.peer = peer_identity(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return TLS_READ_BUFFER
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(TLS_READ_BUFFER[:nbytes])
-
-    def eof_received(self) -> None:  # the peer's close_notify: uvloop closes the transport
-        return None
 
     def _serve(self, request: ClientRequest) -> None:
         authorizer = self.proxy.authorizer
@@ -176,19 +182,7 @@ class MeshClientConnection(ClientConnection):
         self.finished(request, None, "", None, 403, 0)
 
 
-class MeshUpstreamConnection(UpstreamConnection):
-    """A pooled connection to a mesh endpoint, decrypted into the shared buffer like `MeshClientConnection`.
-
-    For EndpointPool to open to TLS endpoints (`ssl=tls_context`) instead of the plain `UpstreamConnection`.
-    """
+class MeshUpstreamConnection(DecryptsIntoSharedBuffer, UpstreamConnection):
+    """A pooled connection to a mesh endpoint (EndpointPool opens these for `ssl=tls_context`)."""
 
     __slots__ = ()
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return TLS_READ_BUFFER
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(TLS_READ_BUFFER[:nbytes])
-
-    def eof_received(self) -> None:  # the peer's close_notify: uvloop closes the transport
-        return None
