@@ -7,6 +7,7 @@ seconds; the bounds below are the ones client-go's algorithm guarantees, scaled 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,8 @@ LEASE_RULES = [
 REPO = Path(__file__).resolve().parents[3]
 
 
+_DECODER = json.JSONDecoder()
+
 class Candidate:
     def __init__(self, identity: str, log: Path, proc: Any) -> None:
         self.identity, self.log, self.proc = identity, log, proc
@@ -48,8 +51,13 @@ class Candidate:
     def events(self) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
-        lines = self.log.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{") and '"event"' in line]
+        events = []
+        for line in self.log.read_text().splitlines():
+            if line.startswith("{") and '"event"' in line:
+                # The first object only: stderr output can land on the same line as a JSON log line.
+                with contextlib.suppress(ValueError):
+                    events.append(_DECODER.raw_decode(line)[0])
+        return events
 
     def first(self, event: str) -> dict[str, Any] | None:
         return next((e for e in self.events() if e["event"] == event), None)
