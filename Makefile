@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 .PHONY: setup system-deps test lint unit demo crds cluster cluster-down bench clean
 
 $(STAMP): pyproject.toml
+	@command -v cc >/dev/null 2>&1 || bash scripts/install-system-deps.sh  # the Cython build needs a compiler
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
