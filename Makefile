@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 # The proxy's hot path compiled with Cython (setup.py), again whenever one of its sources changes.
 PROXY_TYPED := $(wildcard mesh/proxy/*.pxd)
+PROXY_C := $(wildcard mesh/proxy/*.pyx)
 PROXY_BUILT := mesh/proxy/.compiled
-$(PROXY_BUILT): $(STAMP) setup.py $(PROXY_TYPED) $(PROXY_TYPED:.pxd=.py)
+$(PROXY_BUILT): $(STAMP) setup.py $(PROXY_TYPED) $(PROXY_TYPED:.pxd=.py) $(PROXY_C)
 	@rm -f mesh/proxy/*.c  # regenerate all: a .pxd or a directive in setup.py changes other modules too
 	$(PY) setup.py -q build_ext --inplace
 	@touch $@

@@ -15,8 +15,8 @@ _CHECKOUT = (_HERE.parents[1] / ".git").exists()
 
 
 def typed_modules() -> list[str]:
-    """Names of the modules setup.py compiles (those with a .pxd)."""
-    return sorted(path.stem for path in _HERE.glob("*.pxd"))
+    """Names of the modules setup.py compiles (those with a .pxd or a .pyx)."""
+    return sorted({path.stem for pattern in ("*.pxd", "*.pyx") for path in _HERE.glob(pattern)})
 
 
 def describe() -> tuple[str, list[str]]:
@@ -28,7 +28,7 @@ def describe() -> tuple[str, list[str]]:
         if built.suffix != ".so":
             continue
         compiled.append(name)
-        sources = [_HERE / f"{name}.py", _HERE / f"{name}.pxd"]
+        sources = [_HERE / f"{name}{suffix}" for suffix in (".py", ".pxd", ".pyx")]
         built_at = built.stat().st_mtime
         if _CHECKOUT and any(source.exists() and source.stat().st_mtime > built_at for source in sources):
             stale.append(f"mesh/proxy/{name}.py")

@@ -2,7 +2,10 @@
 
 cimport cython
 
-from mesh.proxy.http1 cimport drop_listed
+from mesh.proxy.balancer cimport Balancer
+from mesh.proxy.bytebuild cimport content_length, join
+from mesh.proxy.deadlines cimport Deadlines
+from mesh.proxy.http1 cimport drop_listed, status_line
 from mesh.proxy.metrics cimport RouteCell
 from mesh.proxy.resilience cimport RoutePolicy
 from mesh.proxy.services cimport BackendRuntime, ServiceRuntime
@@ -33,14 +36,20 @@ cdef class Exchange:
     cdef public double try_deadline_at
     cdef public double next_deadline
 
+    @cython.locals(deadlines=Deadlines)
     cpdef start(self)
     cpdef _begin(self)
+    @cython.locals(balancer=Balancer, endpoint=EndpointPool, upstream=UpstreamConnection)
     cdef _try(self)
+    @cython.locals(deadlines=Deadlines)
     cdef _send(self, UpstreamConnection upstream)
+    @cython.locals(endpoint=EndpointPool, upstream=UpstreamConnection, response=UpstreamResponse, request=ClientRequest)
+    cpdef _answered(self)
     cdef _tried(self, str failure)
+    @cython.locals(request=ClientRequest, client=ClientConnection, pieces=list)
     cdef tuple _head(self, UpstreamResponse response, streaming)
     cdef _write_whole(self, UpstreamResponse response)
     cpdef drop(self, status)
     cdef _fail_with(self, status, str message)
-    @cython.locals(cell=RouteCell)
+    @cython.locals(cell=RouteCell, deadlines=Deadlines)
     cpdef _finish(self, status)

@@ -17,19 +17,23 @@ import time
 from typing import TYPE_CHECKING
 
 from mesh.proxy import http1
-from mesh.proxy.http1 import BUFFER_LIMIT, drop_listed
+from mesh.proxy.bytebuild import content_length, join
+from mesh.proxy.http1 import BUFFER_LIMIT, CHUNKED, CONNECTION_CLOSE, CRLF, drop_listed, status_line
 from mesh.proxy.resilience import RoutePolicy, status_failure
 from mesh.proxy.services import BackendRuntime, ServiceRuntime
 from mesh.proxy.tracing import trace_headers
 from mesh.proxy.upstream_pool import EndpointPool, UpstreamConnection, UpstreamError, UpstreamResponse
 
 if TYPE_CHECKING:
+    from mesh.proxy.deadlines import Deadlines
     from mesh.proxy.server import ClientConnection, ClientRequest
 
 
 _FAILURE_STATUS = {"connect-failure": 502, "reset": 502, "protocol": 502, "overflow": 503, "timeout": 504}
 _perf = time.perf_counter
 _NEVER = float("inf")  # no deadline
+_VIA = b"via: 1.1 sluice\r\n\r\n"
+_VIA_CLOSE = b"via: 1.1 sluice\r\n" + CONNECTION_CLOSE + CRLF
 
 
 class Exchange:
@@ -50,7 +54,7 @@ class Exchange:
         self.service = service
         self.route_name = route_name
         self.backend = backend
-        self.policy: RoutePolicy = service.policies[route_name]
+        self.policy: RoutePolicy = self.service.policies[route_name]
         self.set_cookie = set_cookie
         self.started = started
         self.attempt = 0
@@ -76,7 +80,8 @@ class Exchange:
                 return
         if policy.timeout:
             self.deadline_at = self.next_deadline = self.started + policy.timeout
-            self.client.proxy.deadlines.watch(self)
+            deadlines: Deadlines = self.client.proxy.deadlines
+            deadlines.watch(self)
         if policy.delay_percent:
             delay = policy.draw_delay()
             if delay:
@@ -92,7 +97,10 @@ class Exchange:
     def _try(self) -> None:
         self.attempt += 1
         balancer = self.backend.balancer
-        endpoint = self.endpoint = balancer.only or balancer.pick()
+        endpoint = balancer.only
+        if endpoint is None:
+            endpoint = balancer.pick()
+        self.endpoint = endpoint
         if endpoint is None:
             self._fail_with(503, f"backend {self.backend.name} has no endpoints")
             return
@@ -126,7 +134,8 @@ class Exchange:
         if per_try:
             self.try_deadline_at = _perf() + per_try
             self.next_deadline = min(self.deadline_at, self.try_deadline_at)
-            self.client.proxy.deadlines.watch(self)
+            deadlines: Deadlines = self.client.proxy.deadlines
+            deadlines.watch(self)
         self.endpoint.active += 1  # type: ignore[union-attr]
         if request.complete and not request.body:
             upstream.send(response, self.head)
@@ -210,29 +219,25 @@ class Exchange:
             or (client.half_closed and not client.queue)  # the last answer owed
             or not request.complete
         )
-        lines, length = drop_listed(response.lines, response.connection), response.length
-        status = response.status
+        length, status = response.length, response.status
+        pieces = [status_line(status), *drop_listed(response.lines, response.connection)]
         chunked = False
         if streaming:
             chunked = length is None and request.version == "1.1"
             if length is not None:
-                framing = b"content-length: %s\r\n" % length
+                pieces += (b"content-length: ", length, CRLF)
             elif chunked:
-                framing = http1.CHUNKED
+                pieces.append(CHUNKED)
             else:
-                framing, close = b"", True  # HTTP/1.0 client: the end of the body is the close
+                close = True  # HTTP/1.0 client: the end of the body is the close
         elif response.head_only or status in (204, 304):
-            framing = b"content-length: %s\r\n" % length if length is not None and status != 204 else b""
+            if length is not None and status != 204:
+                pieces += (b"content-length: ", length, CRLF)
         else:
-            framing = b"content-length: %d\r\n" % response.size
-        line = http1.STATUS_LINES.get(status) or http1.status_line(status)
-        head = b"%s%s%s%svia: 1.1 sluice\r\n%s\r\n" % (
-            line,
-            b"".join(lines),
-            framing,
-            self.set_cookie,
-            http1.CONNECTION_CLOSE if close else b"",
-        )
+            pieces.append(content_length(response.size))
+        pieces.append(self.set_cookie)
+        pieces.append(_VIA_CLOSE if close else _VIA)
+        head = join(pieces)
         return head, chunked, close
 
     def _write_whole(self, response: UpstreamResponse) -> None:
@@ -330,7 +335,8 @@ class Exchange:
             return
         self.done = True
         if self.policy.timeout or self.policy.per_try_timeout:
-            self.client.proxy.deadlines.unwatch(self)
+            deadlines: Deadlines = self.client.proxy.deadlines
+            deadlines.unwatch(self)
         service, backend = self.service, self.backend
         service.in_flight.value -= 1
         now = _perf()

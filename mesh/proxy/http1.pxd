@@ -1,3 +1,5 @@
 # Types of http1.py for the compiled build (docs/proxy.md).
 
-cpdef list drop_listed(list lines, connection)
+cpdef add_header(list pieces, bytes name, bytes value)
+cpdef list drop_listed(list pieces, connection)
+cpdef bytes status_line(int status)

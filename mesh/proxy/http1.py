@@ -1,7 +1,9 @@
 """HTTP/1.1 framing shared by both sides of the proxy: status lines, hop-by-hop filtering, chunk framing.
 
 Headers stay raw bytes as httptools hands them over; only names the proxy acts on are lower-cased, and
-the constant pieces (status lines, canned error responses) are built once at import.
+the constant pieces (status lines, canned error responses) are built once at import. A head being built
+is a flat list of pieces, four per header (name, ": ", value, CRLF), joined once when it is written:
+appending four references costs a fraction of formatting a line per header.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ STATUS_LINES: dict[int, bytes] = {
 }
 
 CRLF = b"\r\n"
+HEADER_SEP = b": "
 LAST_CHUNK = b"0\r\n\r\n"
 CHUNKED = b"transfer-encoding: chunked\r\n"
 CONNECTION_CLOSE = b"connection: close\r\n"
@@ -62,18 +65,25 @@ def _listed(connection: bytes) -> frozenset[bytes]:
     return frozenset(t for t in tokens if t and t not in HOP_BY_HOP and t not in (b"close", b"keep-alive"))
 
 
-def header_line(name: bytes, value: bytes) -> bytes:
-    return b"%s: %s\r\n" % (name, value)
+def add_header(pieces: list[bytes], name: bytes, value: bytes) -> None:
+    pieces.append(name)
+    pieces.append(HEADER_SEP)
+    pieces.append(value)
+    pieces.append(CRLF)
 
 
-def drop_listed(lines: list[bytes], connection: bytes | None) -> list[bytes]:
-    """`lines` without the headers a Connection header declared hop-by-hop (rare: usually a no-op)."""
-    if connection is None or connection.lower() in _PLAIN_CONNECTION:
-        return lines
+def drop_listed(pieces: list[bytes], connection: bytes | None) -> list[bytes]:
+    """`pieces` without the headers a Connection header declared hop-by-hop (rare: usually a no-op)."""
+    if connection is None or connection == b"keep-alive" or connection.lower() in _PLAIN_CONNECTION:
+        return pieces
     listed = _listed(connection)
     if not listed:
-        return lines
-    return [line for line in lines if line.split(b":", 1)[0].lower() not in listed]
+        return pieces
+    kept: list[bytes] = []
+    for start in range(0, len(pieces), 4):
+        if pieces[start].lower() not in listed:
+            kept += pieces[start : start + 4]
+    return kept
 
 
 def error_response(status: int, message: str, close: bool = False) -> bytes:

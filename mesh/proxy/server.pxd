@@ -2,7 +2,8 @@
 
 cimport cython
 
-from mesh.proxy.http1 cimport drop_listed
+from mesh.proxy.bytebuild cimport join
+from mesh.proxy.http1 cimport add_header, drop_listed
 from mesh.proxy.services cimport Listener
 from mesh.proxy.upstream_pool cimport UpstreamConnection
 
@@ -44,6 +45,7 @@ cdef class ClientConnection:
     cdef public bint closing
     cdef public bint half_closed
     cdef public str client_ip
+    cdef public bytes client_address
     cdef public UpstreamConnection streaming_from
 
     cpdef write(self, bytes data)
@@ -52,5 +54,6 @@ cdef class ClientConnection:
     cdef _dispatch(self, ClientRequest request)
     cpdef _serve(self, ClientRequest request)
     cpdef finished(self, ClientRequest request, object service, str route, object backend, status, attempts)
+    @cython.locals(pieces=list, lowered=dict)
     cpdef bytes upstream_head(self, ClientRequest request, bytes trace)
     cpdef respond_error(self, ClientRequest request, status, str message)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import httptools
 
 from mesh.proxy import http1
+from mesh.proxy.bytebuild import join
 from mesh.proxy.exchange import Exchange
-from mesh.proxy.http1 import BUFFER_LIMIT, REQUEST_DROP, drop_listed
+from mesh.proxy.http1 import BUFFER_LIMIT, CRLF, REQUEST_DROP, add_header, drop_listed
 from mesh.proxy.mirror import MirrorStats
 from mesh.proxy.routing import RequestFacts
 from mesh.proxy.services import BackendRuntime, Listener, ServiceRuntime
@@ -48,7 +49,7 @@ class ClientRequest:
         self.answered = False  # a response head has gone to the client
         self.url = b""
         self.lowered: dict[bytes, bytes] = {}
-        self.lines: list[bytes] = []  # header lines to send upstream
+        self.lines: list[bytes] = []  # headers to send upstream, as pieces (http1.add_header)
         self.body: list[bytes] = []
 
     def feed(self, data: bytes) -> None:
@@ -105,6 +106,7 @@ class ClientConnection:
         self.closing = False
         self.half_closed = False  # the client shut its sending side; answer what it sent, then close
         self.client_ip = ""
+        self.client_address = b""  # client_ip as bytes, for X-Forwarded-For
         self.streaming_from: UpstreamConnection | None = None
 
     # --- transport events -------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class ClientConnection:
         self.is_closing = transport.is_closing
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if peer else ""
+        self.client_address = self.client_ip.encode()
         self.proxy.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -188,7 +191,7 @@ class ClientConnection:
         lowered = name.lower()
         request.lowered[lowered] = value  # type: ignore[union-attr]
         if lowered not in REQUEST_DROP:
-            request.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
+            add_header(request.lines, name, value)  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         request = self.request
@@ -200,7 +203,8 @@ class ClientConnection:
         # parser's version string (a str.format per request).
         keep_alive_by_default = keep_alive and b"connection" not in lowered
         request.version = "1.1" if keep_alive_by_default else parser.get_http_version()  # type: ignore[union-attr]
-        request.lines = drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
+        if not keep_alive_by_default:
+            request.lines = drop_listed(request.lines, lowered.get(b"connection"))  # type: ignore[union-attr]
         if b"transfer-encoding" in lowered:
             request.chunked = True  # type: ignore[union-attr]
         elif lowered.get(b"content-length", b"0") in (b"0", b""):
@@ -315,25 +319,18 @@ class ClientConnection:
 
     def upstream_head(self, request: ClientRequest, trace: bytes) -> bytes:
         lowered = request.lowered
-        client_ip = self.client_ip.encode()
+        pieces = [request.method.encode(), b" ", request.url, b" HTTP/1.1\r\n", *request.lines]
+        pieces.append(b"x-forwarded-for: ")
         forwarded_for = lowered.get(b"x-forwarded-for")
         if forwarded_for is not None:
-            client_ip = b"%s, %s" % (forwarded_for, client_ip)
+            pieces += (forwarded_for, b", ")
+        pieces += (self.client_address, b"\r\nvia: ", request.version.encode(), b" sluice\r\n", trace)
         if request.chunked:
-            framing = http1.CHUNKED
+            pieces.append(http1.CHUNKED)
         elif b"content-length" in lowered:
-            framing = b"content-length: %s\r\n" % lowered[b"content-length"]
-        else:
-            framing = b""
-        return b"%s %s HTTP/1.1\r\n%sx-forwarded-for: %s\r\nvia: %s sluice\r\n%s%s\r\n" % (
-            request.method.encode(),
-            request.url,
-            b"".join(request.lines),
-            client_ip,
-            request.version.encode(),
-            trace,
-            framing,
-        )
+            pieces += (b"content-length: ", lowered[b"content-length"], CRLF)
+        pieces.append(CRLF)
+        return join(pieces)
 
     def respond_error(self, request: ClientRequest, status: int, message: str) -> None:
         if request.answered:  # too late for a status: cut the connection so the client sees the failure

@@ -6,27 +6,19 @@ The proxy does not record spans (an SDK span costs more than the whole per-reque
 
 from __future__ import annotations
 
-import random
 import re
-from binascii import hexlify
+
+from mesh.proxy.bytebuild import new_trace_headers
 
 _TRACEPARENT = re.compile(rb"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HEX = re.compile(rb"^[0-9a-f]+$")
 _ZERO_TRACE = b"0" * 32
-_random_bits = random.getrandbits  # ids need uniqueness, not secrecy: a PRNG is enough and 3x cheaper
 
 
 def trace_headers(headers: dict[bytes, bytes]) -> bytes:
     """Header lines to add so the request carries both formats; b"" when both are already there."""
     if b"traceparent" not in headers and b"x-b3-traceid" not in headers and b"b3" not in headers:
-        ids = hexlify(_random_bits(192).to_bytes(24, "little"))  # the common case: start a trace
-        trace, span = ids[:32], ids[32:]
-        return b"".join(
-            (
-                b"traceparent: 00-", trace, b"-", span, b"-01\r\nx-b3-traceid: ", trace,
-                b"\r\nx-b3-spanid: ", span, b"\r\nx-b3-sampled: 1\r\n",
-            )
-        )  # fmt: skip
+        return new_trace_headers()  # the common case: start a trace
     traceparent = headers.get(b"traceparent")
     b3_trace = headers.get(b"x-b3-traceid")
     has_b3 = b3_trace is not None or b"b3" in headers

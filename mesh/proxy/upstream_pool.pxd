@@ -2,6 +2,9 @@
 
 cimport cython
 
+from mesh.proxy.bytebuild cimport is_hop_by_hop
+from mesh.proxy.http1 cimport add_header
+
 
 @cython.freelist(64)  # one per request in flight: reuse the memory
 cdef class UpstreamResponse:
@@ -59,5 +62,7 @@ cdef class EndpointPool:
     cdef public object tls_context
     cdef public object identity
 
+    @cython.locals(conn=UpstreamConnection)
     cpdef UpstreamConnection take_idle(self)
     cpdef release(self, UpstreamConnection conn, reusable)
+    cdef bint _wake_one(self, conn) except -1

@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import httptools
 
-from mesh.proxy.http1 import HOP_BY_HOP
+from mesh.proxy.bytebuild import is_hop_by_hop
+from mesh.proxy.http1 import add_header
 
 
 class UpstreamError(Exception):
@@ -47,7 +48,7 @@ class UpstreamResponse:
         self.notify: Callable[[], None] | None = notify
         self.head_only = head_only
         self.buffer_limit = buffer_limit
-        self.lines: list[bytes] = []  # end-to-end header lines, filtered as they are parsed
+        self.lines: list[bytes] = []  # end-to-end headers as pieces (http1.add_header), filtered as parsed
         self.chunks: list[bytes] = []
 
     def wake(self) -> None:
@@ -110,8 +111,8 @@ class UpstreamConnection:
             self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() not in HOP_BY_HOP:
-            self.response.lines.append(b"%s: %s\r\n" % (name, value))  # type: ignore[union-attr]
+        if not is_hop_by_hop(name):
+            add_header(self.response.lines, name, value)  # type: ignore[union-attr]
             return
         lowered = name.lower()
         if lowered == b"content-length":

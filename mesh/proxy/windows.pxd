@@ -1,5 +1,7 @@
 # Types of windows.py for the compiled build (docs/proxy.md).
 
+from mesh.proxy.metrics cimport bucket_of
+
 cdef class _Second:
     cdef public long long second
     cdef public long long requests

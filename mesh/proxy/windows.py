@@ -8,9 +8,10 @@ read off the histogram, whose bounds grow by 10%: a quantile is off by at most o
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import deque
 from typing import Any
+
+from mesh.proxy.metrics import bucket_of
 
 KEEP_SECONDS = 3600
 _GROWTH = 1.1
@@ -19,7 +20,6 @@ BOUNDS_MS = tuple(0.05 * _GROWTH**i for i in range(int(math.log(120_000 / 0.05, 
 
 
 class _Second:
-
     def __init__(self, second: int) -> None:
         self.second = second
         self.requests = 0
@@ -29,7 +29,6 @@ class _Second:
 
 
 class Window:
-
     def __init__(self) -> None:
         self.seconds: deque[_Second] = deque()
         self.current: _Second | None = None
@@ -44,7 +43,7 @@ class Window:
         current.requests += 1
         if error:
             current.errors += 1
-        index = bisect_left(BOUNDS_MS, latency_ms)
+        index = bucket_of(BOUNDS_MS, latency_ms)
         latency = current.latency
         latency[index] = latency.get(index, 0) + 1
         current.latency_total += latency_ms
