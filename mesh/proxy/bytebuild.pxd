@@ -3,4 +3,4 @@
 cpdef bytes join(list pieces)
 cpdef bytes content_length(Py_ssize_t size)
 cpdef bytes new_trace_headers()
-cpdef bint is_hop_by_hop(bytes name) except -1
+cpdef int hop_kind(bytes name) except -1

@@ -1,4 +1,4 @@
-"""Byte work on the hot path: joining a head's pieces, a new trace's headers, spotting hop-by-hop names.
+"""Byte work on the hot path: joining a head's pieces, a new trace's headers, sorting hop-by-hop names.
 
 This file is the plain-Python build and the reference; bytebuild.pyx is the same contract in C, which
 wins the import when compiled (setup.py). CPython's own join goes through the buffer protocol per piece
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from binascii import hexlify
 
-from mesh.proxy.http1 import HOP_BY_HOP
+from mesh.proxy.http1 import END_TO_END, HOP_KINDS
 
 _random_bits = random.getrandbits  # ids need uniqueness, not secrecy: a PRNG is enough
 
@@ -42,5 +42,6 @@ def new_trace_headers() -> bytes:
     )  # fmt: skip
 
 
-def is_hop_by_hop(name: bytes) -> bool:
-    return name.lower() in HOP_BY_HOP
+def hop_kind(name: bytes) -> int:
+    """http1.HOP_KINDS' entry for the header `name` in any case; END_TO_END when it has none."""
+    return HOP_KINDS.get(name.lower(), END_TO_END)

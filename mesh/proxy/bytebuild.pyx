@@ -10,7 +10,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, strncasecmp
 
-from mesh.proxy.http1 import HOP_BY_HOP
+from mesh.proxy.http1 import END_TO_END, HOP_KINDS
 
 
 cpdef bytes join(list pieces):
@@ -112,17 +112,19 @@ cpdef bytes new_trace_headers():
     return headers
 
 
-# HOP_BY_HOP's names by length: a header name is compared only with the few of its own length.
+# HOP_KINDS by name length: a header name is compared only with the few of its own length.
 cdef list _HOP_BY_LENGTH = [[] for _ in range(64)]
-for _name in HOP_BY_HOP:
-    _HOP_BY_LENGTH[len(_name)].append(_name)
+for _name, _kind in HOP_KINDS.items():
+    _HOP_BY_LENGTH[len(_name)].append((_name, _kind))
+cdef int _END_TO_END = END_TO_END
 
 
-cpdef bint is_hop_by_hop(bytes name) except -1:
+cpdef int hop_kind(bytes name) except -1:
     cdef Py_ssize_t size = PyBytes_GET_SIZE(name)
+    cdef tuple entry
     if size >= 64:
-        return False
-    for candidate in <list>_HOP_BY_LENGTH[size]:
-        if strncasecmp(PyBytes_AS_STRING(name), PyBytes_AS_STRING(<bytes>candidate), size) == 0:
-            return True
-    return False
+        return _END_TO_END
+    for entry in <list>_HOP_BY_LENGTH[size]:
+        if strncasecmp(PyBytes_AS_STRING(name), PyBytes_AS_STRING(<bytes>entry[0]), size) == 0:
+            return <int>entry[1]
+    return _END_TO_END

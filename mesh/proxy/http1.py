@@ -27,6 +27,12 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+# What the response side does with a hop-by-hop header (bytebuild.hop_kind): drop it, or keep its value
+# for the framing it rebuilds. 0 (END_TO_END) means not hop-by-hop: forwarded.
+END_TO_END, DROP, CONTENT_LENGTH, CONNECTION = 0, 1, 2, 3
+HOP_KINDS = {name: DROP for name in HOP_BY_HOP}
+HOP_KINDS.update({b"content-length": CONTENT_LENGTH, b"connection": CONNECTION})
+
 # Request headers the proxy rewrites itself on the way upstream.
 REQUEST_DROP = HOP_BY_HOP | {b"x-forwarded-for"}
 
@@ -48,7 +54,8 @@ CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def status_line(status: int) -> bytes:
-    line = STATUS_LINES.get(status)
+    lines = STATUS_LINES
+    line = lines.get(status)
     return line if line is not None else b"HTTP/1.1 %d Unknown\r\n" % status
 
 

@@ -1,5 +1,7 @@
 # Types of routing.py for the compiled build (docs/proxy.md).
 
+cimport cython
+
 cdef class RequestFacts:
     cdef public str method
     cdef public bytes url
@@ -14,6 +16,7 @@ cdef class WeightedSplit:
     cdef public long total
     cdef public frozenset active
 
+    @cython.locals(draw=double, index=Py_ssize_t, bound=double)
     cpdef str pick(self, sticky_choice=*)
 
 

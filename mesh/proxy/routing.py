@@ -1,14 +1,13 @@
 """The routing table compiled from config: which route a request takes and which backend serves it.
 
 Matching runs per request, so the config is compiled once into closures over pre-lowered names and
-pre-compiled regexes; a weighted split is a cumulative-weight table searched with bisect; sticky sessions
+pre-compiled regexes; a weighted split is a cumulative-weight table scanned in order; sticky sessions
 honour a cookie naming a backend that still has weight.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable
 from random import random
 
@@ -107,7 +106,13 @@ class WeightedSplit:
             return sticky_choice
         if len(self.names) == 1:
             return self.names[0]
-        return self.names[bisect_right(self.bounds, random() * self.total)]
+        draw = random() * self.total
+        index = 0
+        for bound in self.bounds:  # a handful of backends: a scan costs less than a call to bisect
+            if draw < bound:
+                break
+            index += 1
+        return self.names[index]
 
     @property
     def is_canary(self) -> bool:

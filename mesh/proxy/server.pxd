@@ -4,7 +4,7 @@ cimport cython
 
 from mesh.proxy.bytebuild cimport join
 from mesh.proxy.http1 cimport add_header, drop_listed
-from mesh.proxy.services cimport Listener
+from mesh.proxy.services cimport BackendRuntime, Listener, ServiceRuntime
 from mesh.proxy.upstream_pool cimport UpstreamConnection
 
 
@@ -12,6 +12,7 @@ from mesh.proxy.upstream_pool cimport UpstreamConnection
 cdef class ClientRequest:
     cdef public ClientConnection conn
     cdef public str method
+    cdef public bytes method_raw
     cdef public str version
     cdef public bint keep_alive
     cdef public bint chunked
@@ -36,6 +37,8 @@ cdef class ClientConnection:
     cdef public object transport
     cdef public object parser
     cdef object parse
+    cdef object parser_method
+    cdef object parser_keep_alive
     cdef object send_out
     cdef object is_closing
     cdef public ClientRequest request
@@ -53,7 +56,7 @@ cdef class ClientConnection:
     cpdef abort(self)
     cdef _dispatch(self, ClientRequest request)
     cpdef _serve(self, ClientRequest request)
-    cpdef finished(self, ClientRequest request, object service, str route, object backend, status, attempts)
+    cpdef finished(self, ClientRequest request, ServiceRuntime service, str route, BackendRuntime backend, status, attempts)
     @cython.locals(pieces=list, lowered=dict)
     cpdef bytes upstream_head(self, ClientRequest request, bytes trace)
     cpdef respond_error(self, ClientRequest request, status, str message)

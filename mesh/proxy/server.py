@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mesh.proxy.app import Proxy
 
 _perf = time.perf_counter
+_VIA_11 = b"\r\nvia: 1.1 sluice\r\n"  # ends the X-Forwarded-For line before it
 
 
 class ClientRequest:
@@ -39,6 +40,7 @@ class ClientRequest:
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
         self.method = "GET"
+        self.method_raw = b"GET"
         self.version = "1.1"
         self.keep_alive = True
         self.chunked = False
@@ -98,7 +100,10 @@ class ClientConnection:
         self.listener = listener
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
+        # Bound once per connection: a method lookup less per request.
         self.parse = self.parser.feed_data
+        self.parser_method = self.parser.get_method
+        self.parser_keep_alive = self.parser.should_keep_alive
         self.request: ClientRequest | None = None  # the one being parsed
         self.queue: deque[ClientRequest] = deque()
         self.running = False
@@ -196,9 +201,10 @@ class ClientConnection:
     def on_headers_complete(self) -> None:
         request = self.request
         parser = self.parser
-        request.method = parser.get_method().decode("ascii")  # type: ignore[union-attr]
+        request.method_raw = self.parser_method()  # type: ignore[union-attr]
+        request.method = request.method_raw.decode("ascii")  # type: ignore[union-attr]
         lowered = request.lowered  # type: ignore[union-attr]
-        request.keep_alive = keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
+        request.keep_alive = keep_alive = self.parser_keep_alive()  # type: ignore[union-attr]
         # Only HTTP/1.1 keeps a connection open without a Connection header: in that common case skip the
         # parser's version string (a str.format per request).
         keep_alive_by_default = keep_alive and b"connection" not in lowered
@@ -319,16 +325,22 @@ class ClientConnection:
 
     def upstream_head(self, request: ClientRequest, trace: bytes) -> bytes:
         lowered = request.lowered
-        pieces = [request.method.encode(), b" ", request.url, b" HTTP/1.1\r\n", *request.lines]
+        pieces = [request.method_raw, b" ", request.url, b" HTTP/1.1\r\n", *request.lines]
         pieces.append(b"x-forwarded-for: ")
         forwarded_for = lowered.get(b"x-forwarded-for")
         if forwarded_for is not None:
-            pieces += (forwarded_for, b", ")
-        pieces += (self.client_address, b"\r\nvia: ", request.version.encode(), b" sluice\r\n", trace)
+            pieces.append(forwarded_for)
+            pieces.append(b", ")
+        pieces.append(self.client_address)
+        version = request.version
+        pieces.append(_VIA_11 if version == "1.1" else b"\r\nvia: %s sluice\r\n" % version.encode())
+        pieces.append(trace)
         if request.chunked:
             pieces.append(http1.CHUNKED)
         elif b"content-length" in lowered:
-            pieces += (b"content-length: ", lowered[b"content-length"], CRLF)
+            pieces.append(b"content-length: ")
+            pieces.append(lowered[b"content-length"])
+            pieces.append(CRLF)
         pieces.append(CRLF)
         return join(pieces)
 

@@ -2,7 +2,7 @@
 
 cimport cython
 
-from mesh.proxy.bytebuild cimport is_hop_by_hop
+from mesh.proxy.bytebuild cimport hop_kind
 from mesh.proxy.http1 cimport add_header
 
 
@@ -31,6 +31,8 @@ cdef class UpstreamConnection:
     cdef public object transport
     cdef public object parser
     cdef object parse
+    cdef object status_code
+    cdef object parser_keep_alive
     cdef object send_out
     cdef public UpstreamResponse response
     cdef public bint closed

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import httptools
 
-from mesh.proxy.bytebuild import is_hop_by_hop
-from mesh.proxy.http1 import add_header
+from mesh.proxy.bytebuild import hop_kind
+from mesh.proxy.http1 import CONNECTION, CONTENT_LENGTH, END_TO_END, add_header
 
 
 class UpstreamError(Exception):
@@ -69,8 +69,7 @@ class UpstreamConnection:
     def __init__(self, pool: EndpointPool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.parse = self.parser.feed_data
+        self._new_parser()
         self.send_out = None  # transport.write, once connected
         self.response: UpstreamResponse | None = None
         self.closed = False
@@ -84,10 +83,16 @@ class UpstreamConnection:
         self.transport = transport  # type: ignore[assignment]
         self.send_out = transport.write  # type: ignore[attr-defined]  # bound once: a lookup less per request
 
+    def _new_parser(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        # Bound once per parser: a method lookup less per response.
+        self.parse = self.parser.feed_data
+        self.status_code = self.parser.get_status_code
+        self.parser_keep_alive = self.parser.should_keep_alive
+
     def send(self, response: UpstreamResponse, data: bytes) -> None:
         if self.reset_parser:
-            self.parser = httptools.HttpResponseParser(self)
-            self.parse = self.parser.feed_data
+            self._new_parser()
             self.reset_parser = False
         self.response = response
         self.send_out(data)
@@ -111,19 +116,18 @@ class UpstreamConnection:
             self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not is_hop_by_hop(name):
+        kind = hop_kind(name)
+        if kind == END_TO_END:
             add_header(self.response.lines, name, value)  # type: ignore[union-attr]
-            return
-        lowered = name.lower()
-        if lowered == b"content-length":
+        elif kind == CONTENT_LENGTH:
             self.response.length = value  # type: ignore[union-attr]
-        elif lowered == b"connection":
+        elif kind == CONNECTION:
             self.response.connection = value  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         response = self.response
-        response.status = self.parser.get_status_code()  # type: ignore[union-attr]
-        response.keep_alive = self.parser.should_keep_alive()  # type: ignore[union-attr]
+        response.status = self.status_code()
+        response.keep_alive = self.parser_keep_alive()
         if response.head_only and response.status >= 200:  # type: ignore[union-attr]
             # llhttp cannot be told a response answers HEAD; finish here and use a fresh parser next time.
             self.reset_parser = True
