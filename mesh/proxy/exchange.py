@@ -220,7 +220,9 @@ class Exchange:
             or not request.complete
         )
         length, status = response.length, response.status
-        pieces = [status_line(status), *drop_listed(response.lines, response.connection)]
+        # The head is built once, in the response's own list of header pieces (done with after this).
+        pieces = drop_listed(response.lines, response.connection)
+        pieces.insert(0, status_line(status))
         chunked = False
         if streaming:
             chunked = length is None and request.version == "1.1"

@@ -32,4 +32,5 @@ cdef class RouteTable:
     cdef public list routes
     cdef public CompiledRoute default
 
+    @cython.locals(route=CompiledRoute)
     cpdef CompiledRoute select(self, RequestFacts facts)

@@ -55,6 +55,31 @@ def _string_test(spec: StringMatch) -> Callable[[str | None], bool]:
     return lambda value: value is not None and pattern.fullmatch(value) is not None
 
 
+def _header_test(key: bytes, spec: StringMatch) -> Callable[[RequestFacts], bool]:
+    """Exact and prefix tests compare the raw bytes (no decode per request); a regex sees latin-1 text."""
+    if spec.exact is not None or spec.prefix is not None:
+        text = spec.exact if spec.exact is not None else spec.prefix
+        try:
+            wanted = text.encode("latin-1")  # type: ignore[union-attr]
+        except UnicodeEncodeError:  # no header value decodes to this text: the test never holds
+            return lambda facts: False
+        if spec.exact is not None:
+            return lambda facts: facts.headers.get(key) == wanted
+
+        def starts_with(facts: RequestFacts) -> bool:
+            raw = facts.headers.get(key)
+            return raw is not None and raw.startswith(wanted)
+
+        return starts_with
+    text_test = _string_test(spec)
+
+    def regex_matches(facts: RequestFacts) -> bool:
+        raw = facts.headers.get(key)
+        return text_test(None if raw is None else raw.decode("latin-1"))
+
+    return regex_matches
+
+
 def _compile_match(match: Match) -> Callable[[RequestFacts], bool]:
     tests: list[Callable[[RequestFacts], bool]] = []
     if match.method:
@@ -64,13 +89,7 @@ def _compile_match(match: Match) -> Callable[[RequestFacts], bool]:
         path_test = _string_test(match.path)
         tests.append(lambda facts: path_test(facts.path))
     for name, spec in match.headers.items():
-        key, header_test = name.lower().encode("latin-1"), _string_test(spec)
-
-        def header_matches(facts: RequestFacts, key: bytes = key, test=header_test) -> bool:
-            raw = facts.headers.get(key)
-            return test(None if raw is None else raw.decode("latin-1"))
-
-        tests.append(header_matches)
+        tests.append(_header_test(name.lower().encode("latin-1"), spec))
     for name, spec in match.cookies.items():
         cookie_test = _string_test(spec)
         tests.append(lambda facts, name=name, test=cookie_test: test(facts.cookies.get(name)))

@@ -64,3 +64,22 @@ def test_weighted_split_draws_in_proportion_and_honours_sticky_choices():
 
 def test_cookie_parsing_tolerates_spaces_quotes_and_junk():
     assert parse_cookies(b' a=1; b="two" ;junk; c=') == {"a": "1", "b": "two", "c": ""}
+
+
+def test_header_matches_compare_raw_values_and_never_match_an_absent_header():
+    routes = table(
+        [
+            {"name": "exact", "match": [{"headers": {"x-user": {"exact": "ünïcode"}}}], "split": {"b": 1}},
+            {"name": "prefix", "match": [{"headers": {"x-env": {"prefix": ""}}}], "split": {"b": 1}},
+            {"name": "regex", "match": [{"headers": {"x-v": {"regex": "v[0-9]+"}}}], "split": {"b": 1}},
+            {"name": "never", "match": [{"headers": {"x-z": {"exact": "☃"}}}], "split": {"b": 1}},
+        ]
+    )
+    latin1 = RequestFacts("GET", b"/", {b"x-user": "ünïcode".encode("latin-1")})
+    assert routes.select(latin1).name == "exact"
+    assert routes.select(facts(x_user="unicode")).name == "default"
+    assert routes.select(facts(x_env="")).name == "prefix"  # an empty prefix matches a present header...
+    assert routes.select(facts()).name == "default"  # ...and never an absent one
+    assert routes.select(facts(x_v="v12")).name == "regex"
+    assert routes.select(facts(x_v="v12x")).name == "default"
+    assert routes.select(RequestFacts("GET", b"/", {b"x-z": "☃".encode()})).name == "default"
