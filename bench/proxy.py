@@ -194,6 +194,47 @@ def mesh_chain(workdir: Path, backend_port: int) -> tuple[dict[str, Any], dict[s
     return client, server, client_plain, client_tls
 
 
+def backend_conf(workdir: Path, port: int) -> Path:
+    """nginx as the backend: 12 bytes at /, 16 KiB at /big."""
+    (workdir / "big").write_bytes(b"x" * BIG_BYTES)
+    (workdir / "big").chmod(0o644)
+    return nginx_conf(
+        workdir,
+        "backend",
+        port,
+        f"""
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location = / {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
+        location = /big {{ alias {workdir}/big; }}
+    }}""",
+    )
+
+
+def sluice_config(port: int, endpoint: str) -> dict[str, Any]:
+    """The proxy under test: a 90/10 split and a header route (both backends on one endpoint)."""
+    return {
+        "services": [
+            {
+                "name": "bench",
+                "port": port,
+                "backends": {
+                    "bench-primary": {"endpoints": [endpoint]},
+                    "bench-canary": {"endpoints": [endpoint]},
+                },
+                "split": {"bench-primary": 90, "bench-canary": 10},
+                "routes": [
+                    {
+                        "name": "testers",
+                        "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
+                        "split": {"bench-canary": 100},
+                    }
+                ],
+            }
+        ]
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each wrk run")
@@ -204,19 +245,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # nginx workers run unprivileged and must read the 16 KiB file
-        (workdir / "big").write_bytes(b"x" * BIG_BYTES)
-        (workdir / "big").chmod(0o644)
-        backend = nginx_conf(
-            workdir,
-            "backend",
-            backend_port,
-            f"""
-    server {{
-        listen 127.0.0.1:{backend_port} backlog=4096;
-        location = / {{ default_type text/plain; return 200 "{SMALL_BODY.strip()}\\n"; }}
-        location = /big {{ alias {workdir}/big; }}
-    }}""",
-        )
+        backend = backend_conf(workdir, backend_port)
         reference = nginx_conf(
             workdir,
             "reference",
@@ -232,27 +261,7 @@ def main() -> None:
         }}
     }}""",
         )
-        endpoint = f"127.0.0.1:{backend_port}"
-        config = {
-            "services": [
-                {
-                    "name": "bench",
-                    "port": sluice_port,
-                    "backends": {
-                        "bench-primary": {"endpoints": [endpoint]},
-                        "bench-canary": {"endpoints": [endpoint]},
-                    },
-                    "split": {"bench-primary": 90, "bench-canary": 10},
-                    "routes": [
-                        {
-                            "name": "testers",
-                            "match": [{"headers": {"x-canary": {"exact": "insider"}}}],
-                            "split": {"bench-canary": 100},
-                        }
-                    ],
-                }
-            ]
-        }
+        config = sluice_config(sluice_port, f"127.0.0.1:{backend_port}")
         config_path = workdir / "sluice.yaml"
         config_path.write_text(yaml.safe_dump(config))
         sluice = [
