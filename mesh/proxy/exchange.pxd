@@ -5,7 +5,7 @@ cimport cython
 from mesh.proxy.balancer cimport Balancer
 from mesh.proxy.bytebuild cimport content_length, join
 from mesh.proxy.deadlines cimport Deadlines
-from mesh.proxy.http1 cimport drop_listed, status_line
+from mesh.proxy.http1 cimport add_header, drop_listed, status_line
 from mesh.proxy.metrics cimport RouteCell
 from mesh.proxy.resilience cimport RoutePolicy
 from mesh.proxy.services cimport BackendRuntime, ServiceRuntime

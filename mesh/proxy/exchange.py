@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 from mesh.proxy import http1
 from mesh.proxy.bytebuild import content_length, join
-from mesh.proxy.http1 import BUFFER_LIMIT, CHUNKED, CONNECTION_CLOSE, CRLF, drop_listed, status_line
+from mesh.proxy.http1 import (
+    BUFFER_LIMIT,
+    CHUNKED,
+    CONNECTION_CLOSE,
+    CRLF,
+    add_header,
+    drop_listed,
+    status_line,
+)
 from mesh.proxy.resilience import RoutePolicy, status_failure
 from mesh.proxy.services import BackendRuntime, ServiceRuntime
 from mesh.proxy.tracing import trace_headers
@@ -227,14 +235,14 @@ class Exchange:
         if streaming:
             chunked = length is None and request.version == "1.1"
             if length is not None:
-                pieces += (b"content-length: ", length, CRLF)
+                add_header(pieces, b"content-length", length)
             elif chunked:
                 pieces.append(CHUNKED)
             else:
                 close = True  # HTTP/1.0 client: the end of the body is the close
         elif response.head_only or status in (204, 304):
             if length is not None and status != 204:
-                pieces += (b"content-length: ", length, CRLF)
+                add_header(pieces, b"content-length", length)
         else:
             pieces.append(content_length(response.size))
         pieces.append(self.set_cookie)

@@ -338,9 +338,7 @@ class ClientConnection:
         if request.chunked:
             pieces.append(http1.CHUNKED)
         elif b"content-length" in lowered:
-            pieces.append(b"content-length: ")
-            pieces.append(lowered[b"content-length"])
-            pieces.append(CRLF)
+            add_header(pieces, b"content-length", lowered[b"content-length"])
         pieces.append(CRLF)
         return join(pieces)
 
